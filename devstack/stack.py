@@ -1,0 +1,235 @@
+"""The whole local stack in one process: Postgres, moto, the functions, the gateway, workers.
+
+Handlers run unchanged: they get the environment the template gives them, with AWS reached at
+AWS_ENDPOINT_URL (moto) and Postgres through the template's DB_* settings and a secret in
+moto's Secrets Manager, exactly the path they take in AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from devstack.aws import AwsProvisioner, MotoServer, client, client_environment
+from devstack.gateway import Gateway
+from devstack.lambdas import LambdaRuntime, install_moto_dispatch
+from devstack.mailbox import Mailbox
+from devstack.persistence import S3Persistence
+from devstack.postgres import Postgres, credentials_secret, split_for_template, start_postgres
+from devstack.template import REPO_ROOT, Template
+from devstack.workers import QueuePoller, Scheduler
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+PLACEHOLDER_SPA = REPO_ROOT / "frontend" / "placeholder"
+BUILT_SPA = REPO_ROOT / "frontend" / "dist"
+
+
+@dataclass
+class StackConfig:
+    data_dir: Path = field(default_factory=lambda: Path(os.environ.get("MM_DATA_DIR", REPO_ROOT / ".local")))
+    port: int = field(default_factory=lambda: int(os.environ.get("PORT", "8000")))
+    database_name: str = "moreminimore"
+    recreate_database: bool = False
+    stack_name: str = "mm-local"
+    run_workers: bool = True
+    persist: bool = True
+    schedule_max_period_s: int = field(default_factory=lambda: int(os.environ.get("MM_SCHEDULE_MAX_PERIOD_S", "60")))
+    save_period_s: int = 10
+    mail_from: str = field(default_factory=lambda: os.environ.get("MM_MAIL_FROM", "no-reply@moreminimore.local"))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig | None = None, template: Template | None = None) -> None:
+        self.config = config or StackConfig()
+        self.template = template or Template.load()
+        self.postgres: Postgres | None = None
+        self.database_url = ""
+        self.moto: MotoServer | None = None
+        self.runtime: LambdaRuntime | None = None
+        self.outputs: dict[str, str] = {}
+        self.function_environment: dict[str, str] = {}
+        self.pollers: dict[str, list[QueuePoller]] = {}
+        self.scheduler: Scheduler | None = None
+        self.persistence: S3Persistence | None = None
+        self.mailbox = Mailbox()
+        self._stop = threading.Event()
+        self._saver: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ start and stop
+    def start(self) -> LocalStack:
+        from mm_common.migrate import migrate
+
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        self.postgres = start_postgres(cfg.data_dir / "postgres")
+        self.database_url = self.postgres.ensure_database(cfg.database_name, recreate=cfg.recreate_database)
+        migrate(self.database_url)
+        # Functions reach Postgres the AWS way (DB_HOST + secret), not through DATABASE_URL.
+        os.environ.pop("DATABASE_URL", None)
+
+        self.moto = MotoServer()
+        self.moto.start()
+        os.environ.update(client_environment(self.moto.endpoint))
+        os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"})
+
+        self.runtime = LambdaRuntime(self.template, cfg.stack_name)
+        install_moto_dispatch(self.runtime)
+        secret_arn = client("secretsmanager", self.moto.endpoint).create_secret(
+            Name=f"{cfg.stack_name}/database", SecretString=json.dumps(credentials_secret(self.database_url))
+        )["ARN"]
+        parameters = {
+            "Stage": "local",
+            "AppUrl": cfg.url,
+            "DbSecretArn": secret_arn,
+            "MailFrom": cfg.mail_from,
+            "CreateEmailIdentity": "true",
+            **split_for_template(self.database_url),
+        }
+        provisioner = AwsProvisioner(self.template, self.moto.endpoint, cfg.stack_name, parameters, self.runtime)
+        provisioned = provisioner.provision()
+        self.outputs = dict(provisioned.refs)
+        self._apply_function_environment(provisioner)
+
+        if cfg.persist:
+            buckets = [provisioned.refs[b] for b in self.template.resources_of_type("AWS::S3::Bucket")]
+            self.persistence = S3Persistence(cfg.data_dir / "aws" / "s3", self.moto.endpoint, buckets)
+            self.persistence.restore()
+            self.mailbox = Mailbox(cfg.data_dir / "aws" / "mail.json")
+
+        self._bootstrap_admin()
+        self._build_workers(provisioner)
+        if cfg.run_workers:
+            for pollers in self.pollers.values():
+                for poller in pollers:
+                    poller.start()
+            assert self.scheduler is not None
+            self.scheduler.start()
+            if self.persistence is not None:
+                self._saver = threading.Thread(target=self._save_periodically, name="persist", daemon=True)
+                self._saver.start()
+        return self
+
+    def _apply_function_environment(self, provisioner: AwsProvisioner) -> None:
+        """Set every function's template environment; one process means one environment."""
+        merged: dict[str, str] = {}
+        for spec in self.template.functions():
+            resolved = provisioner.resolver.resolve(spec.environment)
+            for key, value in resolved.items():
+                value = str(value)
+                if key in merged and merged[key] != value:
+                    raise ValueError(
+                        f"functions disagree on {key} ({merged[key]!r} vs {value!r}); "
+                        "give function-specific settings distinct names"
+                    )
+                merged[key] = value
+        self.function_environment = merged
+        os.environ.update(merged)
+        from mm_common.config import get_settings
+
+        get_settings.cache_clear()
+
+    def _bootstrap_admin(self) -> None:
+        email, password = os.environ.get("MM_ADMIN_EMAIL", ""), os.environ.get("MM_ADMIN_PASSWORD", "")
+        if email and password:
+            from mm_common.admin_bootstrap import ensure_admin
+
+            if ensure_admin(email, password):
+                print(f"[stack] created admin {email}")
+
+    def _build_workers(self, provisioner: AwsProvisioner) -> None:
+        assert self.runtime is not None and self.moto is not None
+        schedules = {}
+        for spec in self.template.functions():
+            for subscription in spec.queues:
+                poller = QueuePoller(
+                    self.runtime,
+                    spec.logical_id,
+                    subscription,
+                    queue_url=provisioner.out.refs[subscription.queue],
+                    queue_arn=provisioner.out.attributes[(subscription.queue, "Arn")],
+                    endpoint=self.moto.endpoint,
+                )
+                self.pollers.setdefault(spec.logical_id, []).append(poller)
+            if spec.schedules:
+                schedules[spec.logical_id] = spec.schedules
+        self.scheduler = Scheduler(self.runtime, schedules, self.config.schedule_max_period_s)
+
+    def _save_periodically(self) -> None:
+        while not self._stop.wait(self.config.save_period_s):
+            self.save()
+
+    def save(self) -> None:
+        if self.persistence is not None:
+            self.persistence.save()
+        self.mailbox.save()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for pollers in self.pollers.values():
+            for poller in pollers:
+                poller.stop()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+        if self.moto is not None:
+            self.save()
+        if self.runtime is not None:
+            self.runtime.close()
+        if self.moto is not None:
+            self.moto.stop()
+
+    # ------------------------------------------------------------------ HTTP
+    def asgi_app(self) -> Starlette:
+        assert self.runtime is not None
+        gateway = Gateway(self.runtime, self.template.routes())
+        spa_dir = BUILT_SPA if (BUILT_SPA / "index.html").exists() else PLACEHOLDER_SPA
+
+        async def mail_json(_: Request) -> Response:
+            return JSONResponse(self.mailbox.all())
+
+        async def mail_html(_: Request) -> Response:
+            return HTMLResponse(self.mailbox.render_html())
+
+        async def run_schedule(request: Request) -> Response:
+            function = request.path_params["function"]
+            if self.scheduler is None or function not in self.scheduler.schedules:
+                return JSONResponse({"error": f"no scheduled function {function}"}, status_code=404)
+            result: Any = await _in_thread(self.scheduler.run_now, function)
+            return JSONResponse({"function": function, "result": result})
+
+        async def spa(request: Request) -> Response:
+            relative = request.path_params.get("path", "")
+            candidate = (spa_dir / relative).resolve()
+            if relative and candidate.is_file() and candidate.is_relative_to(spa_dir.resolve()):
+                return FileResponse(candidate)
+            return FileResponse(spa_dir / "index.html")  # client-side routes get the SPA
+
+        return Starlette(
+            routes=[
+                Route("/api", gateway.handle, methods=ALL_METHODS),
+                Route("/api/{path:path}", gateway.handle, methods=ALL_METHODS),
+                Route("/dev/mail.json", mail_json),
+                Route("/dev/mail", mail_html),
+                Route("/dev/schedules/{function}", run_schedule, methods=["POST"]),
+                Route("/", spa),
+                Route("/{path:path}", spa),
+            ]
+        )
+
+
+async def _in_thread(func: Any, *args: Any) -> Any:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(func, *args)

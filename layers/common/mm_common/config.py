@@ -1,0 +1,51 @@
+"""Settings read from the environment the template (or the local stack) gives each function."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Postgres: either a full URL (operators' CLI, tests) or host/port/name plus the
+    # RDS (Proxy) secret holding username and password, as the template wires it.
+    database_url: str
+    db_host: str
+    db_port: int
+    db_name: str
+    db_secret_arn: str
+    db_sslmode: str
+    db_statement_timeout_ms: int
+    db_connect_timeout_s: int
+    app_url: str
+    mail_from: str
+    snapshots_bucket: str
+    jobs_queue_url: str
+    kms_key_id: str
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    env = os.environ.get
+    return Settings(
+        database_url=env("DATABASE_URL", ""),
+        db_host=env("DB_HOST", ""),
+        db_port=_int("DB_PORT", 5432),
+        db_name=env("DB_NAME", "moreminimore"),
+        db_secret_arn=env("DB_SECRET_ARN", ""),
+        db_sslmode=env("DB_SSLMODE", "prefer"),
+        db_statement_timeout_ms=_int("DB_STATEMENT_TIMEOUT_MS", 5000),
+        db_connect_timeout_s=_int("DB_CONNECT_TIMEOUT_S", 5),
+        app_url=env("APP_URL", "http://127.0.0.1:8000").rstrip("/"),
+        mail_from=env("MAIL_FROM", ""),
+        snapshots_bucket=env("SNAPSHOTS_BUCKET", ""),
+        jobs_queue_url=env("JOBS_QUEUE_URL", ""),
+        kms_key_id=env("KMS_KEY_ID", ""),
+    )

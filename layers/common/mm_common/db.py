@@ -1,0 +1,115 @@
+"""Postgres access: one connection per execution environment, healed when it drops.
+
+A Lambda environment runs one invocation at a time, so a pool buys nothing there; RDS Proxy
+pools across environments. The connection lives in a thread-local so that a process serving
+several invocations at once (the local stack) still gives each its own connection.
+
+RDS Proxy rules shape the details: no startup ``options`` (the proxy rejects them), no named
+prepared statements (``prepare_threshold=None``) and no session-level SET (both pin the
+client to one backend). The statement timeout is therefore set per transaction with
+``set_config(..., is_local => true)``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+from psycopg.rows import DictRow, dict_row
+
+from mm_common.config import get_settings
+
+Connection = psycopg.Connection[DictRow]
+
+_local = threading.local()
+
+
+def conninfo() -> str:
+    settings = get_settings()
+    if settings.database_url:
+        return settings.database_url
+    if not (settings.db_host and settings.db_secret_arn):
+        raise RuntimeError("Set DATABASE_URL, or DB_HOST and DB_SECRET_ARN, to reach Postgres")
+    from aws_lambda_powertools.utilities import parameters
+
+    secret: Any = parameters.get_secret(settings.db_secret_arn, transform="json", max_age=300)
+    return make_conninfo(
+        host=settings.db_host,
+        port=settings.db_port,
+        dbname=secret.get("dbname") or settings.db_name,
+        user=secret["username"],
+        password=secret["password"],
+        sslmode=settings.db_sslmode,
+    )
+
+
+def connect(*, autocommit: bool = True) -> Connection:
+    settings = get_settings()
+    return psycopg.connect(
+        conninfo(),
+        autocommit=autocommit,
+        prepare_threshold=None,
+        row_factory=dict_row,
+        connect_timeout=settings.db_connect_timeout_s,
+        application_name=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "moreminimore")[:63],
+    )
+
+
+def _cached_connection() -> Connection:
+    conn: Connection | None = getattr(_local, "conn", None)
+    if conn is None or conn.closed or conn.broken:
+        conn = connect()
+        _local.conn = conn
+    return conn
+
+
+def discard_connection() -> None:
+    """Forget this environment's connection (closing it); the next use reconnects."""
+    conn: Connection | None = getattr(_local, "conn", None)
+    _local.conn = None
+    if conn is not None and not conn.closed:
+        with suppress(psycopg.Error):
+            conn.close()
+
+
+def _begin(stack: ExitStack) -> Connection:
+    conn = _cached_connection()
+    stack.enter_context(conn.transaction())
+    conn.execute(
+        "SELECT set_config('statement_timeout', %s, true)",
+        (str(get_settings().db_statement_timeout_ms),),
+    )
+    return conn
+
+
+@contextmanager
+def transaction() -> Iterator[Connection]:
+    """Run a block in one transaction; commit on success, roll back on any exception.
+
+    The first statement doubles as a liveness check: when the cached connection turns out
+    to be dead (proxy idle timeout, failover, a terminated backend), nothing has been done
+    in the transaction yet, so it is safe to reconnect and begin again once.
+    """
+    with ExitStack() as stack:
+        try:
+            conn = _begin(stack)
+        except psycopg.OperationalError:
+            stack.pop_all()  # the dead transaction ends with its connection
+            discard_connection()
+            conn = _begin(stack)
+        yield conn
+
+
+def fetch_one(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> DictRow | None:
+    with transaction() as conn:
+        return conn.execute(sql, params).fetchone()  # type: ignore[arg-type]
+
+
+def fetch_all(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[DictRow]:
+    with transaction() as conn:
+        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]

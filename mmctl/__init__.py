@@ -1,0 +1,1 @@
+"""Operators' command line: migrations, admin bootstrap, the OpenAPI document."""
