@@ -130,6 +130,18 @@ class LambdaRuntime:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+_dispatch_runtimes: list[LambdaRuntime] = []
+
+
+def _runtime_for(function_name: str) -> tuple[LambdaRuntime, str]:
+    for runtime in _dispatch_runtimes:
+        try:
+            return runtime, runtime.logical_id_for(function_name)
+        except KeyError:
+            continue
+    raise KeyError(f"no local function answers to {function_name!r}")
+
+
 def install_moto_dispatch(runtime: LambdaRuntime) -> None:
     """Make moto's Docker-less Lambda backend run our handlers instead of echoing the payload.
 
@@ -138,11 +150,13 @@ def install_moto_dispatch(runtime: LambdaRuntime) -> None:
     """
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
+    _dispatch_runtimes.insert(0, runtime)
+
     def invoke(self: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
-        logical_id = runtime.logical_id_for(function_name)
+        target, logical_id = _runtime_for(function_name)
         event = json.loads(body) if body else {}
         try:
-            result = runtime.invoke(logical_id, event)
+            result = target.invoke(logical_id, event)
         except FunctionError as error:
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps(error.payload).encode()

@@ -8,6 +8,7 @@ import html
 import json
 import threading
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,8 @@ class Mailbox:
             else:
                 parsed = {"subject": message.subject, "text": message.body, "html": ""}
                 recipients = [a for addresses in message.destinations.values() for a in addresses]
-            for recipient in recipients:
+            # SES's raw send lists a recipient once per mention (Destination and To header).
+            for recipient in dict.fromkeys(parseaddr(r)[1].lower() for r in recipients):
                 self.messages.append({"to": recipient, **parsed, "sentAt": datetime.now(UTC).isoformat()})
         self._seen = len(sent)
 

@@ -37,7 +37,8 @@ BUILT_SPA = REPO_ROOT / "frontend" / "dist"
 class StackConfig:
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("MM_DATA_DIR", REPO_ROOT / ".local")))
     port: int = field(default_factory=lambda: int(os.environ.get("PORT", "8000")))
-    database_name: str = "moreminimore"
+    database_name: str = field(default_factory=lambda: os.environ.get("MM_DATABASE_NAME", "moreminimore"))
+    moto_port: int | None = field(default_factory=lambda: int(os.environ.get("MM_MOTO_PORT", "0")) or None)
     recreate_database: bool = False
     stack_name: str = "mm-local"
     run_workers: bool = True
@@ -80,7 +81,7 @@ class LocalStack:
         # Functions reach Postgres the AWS way (DB_HOST + secret), not through DATABASE_URL.
         os.environ.pop("DATABASE_URL", None)
 
-        self.moto = MotoServer()
+        self.moto = MotoServer(cfg.moto_port)
         self.moto.start()
         os.environ.update(client_environment(self.moto.endpoint))
         os.environ.update({"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"})
