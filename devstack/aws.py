@@ -16,7 +16,7 @@ import secrets
 import socket
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import boto3
 import httpx
@@ -24,6 +24,9 @@ from moto.server import ThreadedMotoServer
 
 from devstack.lambdas import ACCOUNT_ID, REGION, LambdaRuntime
 from devstack.template import Resolver, Template
+
+if TYPE_CHECKING:
+    from devstack.persistence import KmsPersistence
 
 
 def free_port() -> int:
@@ -99,12 +102,19 @@ class AwsProvisioner:
     NOT_RESOLVED: ClassVar[set[str]] = {"Events", "Policies", "Layers", "VpcConfig", "Environment", "Tracing"}
 
     def __init__(
-        self, template: Template, endpoint: str, stack_name: str, parameters: dict[str, str], runtime: LambdaRuntime
+        self,
+        template: Template,
+        endpoint: str,
+        stack_name: str,
+        parameters: dict[str, str],
+        runtime: LambdaRuntime,
+        kms_persistence: KmsPersistence | None = None,
     ) -> None:
         self.template = template
         self.endpoint = endpoint
         self.stack_name = stack_name
         self.runtime = runtime
+        self.kms_persistence = kms_persistence
         self.out = Provisioned()
         self.resolver = Resolver(
             template,
@@ -218,10 +228,13 @@ class AwsProvisioner:
 
     def _key(self, logical_id: str, props: dict[str, Any]) -> None:
         kms = client("kms", self.endpoint)
-        key = kms.create_key(Description=props.get("Description", logical_id))["KeyMetadata"]
-        self.out.refs[logical_id] = key["KeyId"]
-        self.out.attributes[(logical_id, "Arn")] = key["Arn"]
-        self.out.attributes[(logical_id, "KeyId")] = key["KeyId"]
+        key_id = kms.create_key(Description=props.get("Description", logical_id))["KeyMetadata"]["KeyId"]
+        if self.kms_persistence is not None:
+            key_id = self.kms_persistence.adopt(logical_id, key_id)
+        arn = kms.describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+        self.out.refs[logical_id] = key_id
+        self.out.attributes[(logical_id, "Arn")] = arn
+        self.out.attributes[(logical_id, "KeyId")] = key_id
 
     def _alias(self, logical_id: str, props: dict[str, Any]) -> None:
         client("kms", self.endpoint).create_alias(AliasName=props["AliasName"], TargetKeyId=props["TargetKeyId"])

@@ -1,11 +1,12 @@
-"""Keeps the emulated S3 across restarts: moto holds state in memory only.
+"""Keeps emulated AWS state across restarts: moto holds state in memory only.
 
-Objects are written under ``<data dir>/s3/<bucket>/<key>`` (latest version) with an index of
+S3 objects are written under ``<data dir>/s3/<bucket>/<key>`` (latest version) with an index of
 their metadata, on a timer and at shutdown, and uploaded again when the stack starts.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from pathlib import Path
@@ -81,3 +82,35 @@ class S3Persistence:
                     (folder / INDEX).write_text(json.dumps(index), encoding="utf-8")
                 self._index[bucket] = index
             return changed
+
+
+class KmsPersistence:
+    """Keeps the emulated KMS keys' ids and key material, so data encrypted under a key before a
+    restart still decrypts after it (moto makes new random keys otherwise)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.saved: dict[str, dict[str, str]] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def adopt(self, logical_id: str, key_id: str) -> str:
+        """Give the freshly created key ``key_id`` the saved identity of ``logical_id``, if any."""
+        from moto.kms.models import kms_backends
+
+        from devstack.lambdas import ACCOUNT_ID, REGION
+
+        backend = kms_backends[ACCOUNT_ID][REGION]
+        key = backend.keys[key_id]
+        saved = self.saved.get(logical_id)
+        if saved is not None and saved["id"] != key_id:
+            del backend.keys[key_id]
+            key.id, key.arn = saved["id"], saved["arn"]
+            key.key_material = base64.b64decode(saved["material"])
+            backend.keys[key.id] = key
+        self.saved[logical_id] = {
+            "id": key.id,
+            "arn": key.arn,
+            "material": base64.b64encode(key.key_material).decode("ascii"),
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.saved), encoding="utf-8")
+        return str(key.id)

@@ -23,7 +23,7 @@ from devstack.aws import AwsProvisioner, MotoServer, client, client_environment
 from devstack.gateway import Gateway
 from devstack.lambdas import LambdaRuntime, install_moto_dispatch
 from devstack.mailbox import Mailbox
-from devstack.persistence import S3Persistence
+from devstack.persistence import KmsPersistence, S3Persistence
 from devstack.postgres import Postgres, credentials_secret, split_for_template, start_postgres
 from devstack.template import REPO_ROOT, Template
 from devstack.workers import QueuePoller, Scheduler
@@ -99,7 +99,10 @@ class LocalStack:
             "CreateEmailIdentity": "true",
             **split_for_template(self.database_url),
         }
-        provisioner = AwsProvisioner(self.template, self.moto.endpoint, cfg.stack_name, parameters, self.runtime)
+        kms_persistence = KmsPersistence(cfg.data_dir / "aws" / "kms.json") if cfg.persist else None
+        provisioner = AwsProvisioner(
+            self.template, self.moto.endpoint, cfg.stack_name, parameters, self.runtime, kms_persistence
+        )
         provisioned = provisioner.provision()
         self.outputs = dict(provisioned.refs)
         self._apply_function_environment(provisioner)

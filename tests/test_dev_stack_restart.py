@@ -102,6 +102,9 @@ def test_stack_serves_stops_and_keeps_data_across_a_restart(tmp_path: Path, fres
 
         moto = f"http://127.0.0.1:{first.moto_port}"
         client("s3", moto).put_object(Bucket="mm-local-snapshotsbucket", Key="orgs/o1/blobs/abc", Body=b"snapshot!")
+        kms = client("kms", moto)
+        key_alias = "alias/moreminimore-local"
+        ciphertext = kms.encrypt(KeyId=key_alias, Plaintext=b"api-key-material")["CiphertextBlob"]
         client("sesv2", moto).send_email(
             FromEmailAddress="no-reply@moreminimore.local",
             Destination={"ToAddresses": ["ann@example.com"]},
@@ -117,6 +120,8 @@ def test_stack_serves_stops_and_keeps_data_across_a_restart(tmp_path: Path, fres
         moto = f"http://127.0.0.1:{second.moto_port}"
         body = client("s3", moto).get_object(Bucket="mm-local-snapshotsbucket", Key="orgs/o1/blobs/abc")["Body"].read()
         assert body == b"snapshot!"
+        # Secrets encrypted under the stack's KMS key before the restart still decrypt.
+        assert client("kms", moto).decrypt(CiphertextBlob=ciphertext)["Plaintext"] == b"api-key-material"
         assert [m["subject"] for m in httpx.get(f"{second.base}/dev/mail.json").json()] == ["Kept"]
         assert _admin_count(data_dir) == 1  # kept, and not created twice
         assert second.interrupt() == 0
