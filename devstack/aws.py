@@ -26,7 +26,7 @@ from devstack.lambdas import ACCOUNT_ID, REGION, LambdaRuntime
 from devstack.template import Resolver, Template
 
 if TYPE_CHECKING:
-    from devstack.persistence import KmsPersistence
+    from devstack.persistence import GeneratedSecrets, KmsPersistence
 
 
 def free_port() -> int:
@@ -109,12 +109,14 @@ class AwsProvisioner:
         parameters: dict[str, str],
         runtime: LambdaRuntime,
         kms_persistence: KmsPersistence | None = None,
+        generated_secrets: GeneratedSecrets | None = None,
     ) -> None:
         self.template = template
         self.endpoint = endpoint
         self.stack_name = stack_name
         self.runtime = runtime
         self.kms_persistence = kms_persistence
+        self.generated_secrets = generated_secrets
         self.out = Provisioned()
         self.resolver = Resolver(
             template,
@@ -250,13 +252,20 @@ class AwsProvisioner:
         value = props.get("SecretString")
         generate = props.get("GenerateSecretString")
         if value is None and generate is not None:
-            generated = secrets.token_urlsafe(max(32, int(generate.get("PasswordLength", 48))))
-            if "SecretStringTemplate" in generate:
-                body = json.loads(generate["SecretStringTemplate"])
-                body[generate["GenerateStringKey"]] = generated
-                value = json.dumps(body)
-            else:
-                value = generated
+
+            def generated() -> str:
+                random = secrets.token_urlsafe(int(generate.get("PasswordLength", 48)))[
+                    : int(generate.get("PasswordLength", 48))
+                ]
+                if "SecretStringTemplate" in generate:
+                    body = json.loads(generate["SecretStringTemplate"])
+                    body[generate["GenerateStringKey"]] = random
+                    return json.dumps(body)
+                return random
+
+            value = (
+                self.generated_secrets.get_or_create(logical_id, generated) if self.generated_secrets else generated()
+            )
         name = props.get("Name") or self.physical_name(logical_id)
         arn = sm.create_secret(Name=name, SecretString=value or "")["ARN"]
         self.out.refs[logical_id] = arn

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from devstack.template import FunctionSpec, Template
+from mm_common import db
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -61,9 +62,23 @@ class FunctionError(Exception):
         }
 
 
+_environment = threading.local()
+
+
 def _new_environment() -> None:
     # Mangum drives the ASGI app with the thread's event loop, as on the Lambda main thread.
     asyncio.set_event_loop(asyncio.new_event_loop())
+    # One Postgres connection per environment, as one Lambda execution environment has.
+    _environment.db_slot = db.ConnectionSlot()
+
+
+def in_environment(func: Callable[[], Any]) -> Any:
+    """Run ``func`` as this environment (thread) would: with its own database connection."""
+    token = db.bind_connection_slot(_environment.db_slot)
+    try:
+        return func()
+    finally:
+        db.unbind_connection_slot(token)
 
 
 class LambdaRuntime:
@@ -113,10 +128,16 @@ class LambdaRuntime:
 
     def invoke_here(self, logical_id: str, event: dict[str, Any]) -> Any:
         """Invoke on the calling thread (which must be a runtime thread or own an event loop)."""
+        handler = self.handler(logical_id)
+        context = self.context(logical_id)
         try:
-            return self.handler(logical_id)(event, self.context(logical_id))
+            return in_environment(lambda: handler(event, context))
         except Exception as error:
             raise FunctionError(logical_id, error) from error
+
+    def run_in_environment(self, func: Callable[[], Any]) -> Any:
+        """Run arbitrary code on one of the environments (tests use this to reach its connection)."""
+        return self.pool.submit(in_environment, func).result()
 
     def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
         """Invoke synchronously on one of the execution environments."""

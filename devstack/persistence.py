@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,19 @@ class KmsPersistence:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps(self.saved), encoding="utf-8")
         return str(key.id)
+
+
+class GeneratedSecrets:
+    """Keeps the values of secrets the template generates (GenerateSecretString), so that
+    what they protect (signed access tokens) stays valid across restarts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.values: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+    def get_or_create(self, logical_id: str, generate: Callable[[], str]) -> str:
+        if logical_id not in self.values:
+            self.values[logical_id] = generate()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.values), encoding="utf-8")
+        return self.values[logical_id]

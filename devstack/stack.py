@@ -23,7 +23,7 @@ from devstack.aws import AwsProvisioner, MotoServer, client, client_environment
 from devstack.gateway import Gateway
 from devstack.lambdas import LambdaRuntime, install_moto_dispatch
 from devstack.mailbox import Mailbox
-from devstack.persistence import KmsPersistence, S3Persistence
+from devstack.persistence import GeneratedSecrets, KmsPersistence, S3Persistence
 from devstack.postgres import Postgres, credentials_secret, split_for_template, start_postgres
 from devstack.template import REPO_ROOT, Template
 from devstack.workers import QueuePoller, Scheduler
@@ -99,9 +99,15 @@ class LocalStack:
             "CreateEmailIdentity": "true",
             **split_for_template(self.database_url),
         }
-        kms_persistence = KmsPersistence(cfg.data_dir / "aws" / "kms.json") if cfg.persist else None
+        state = cfg.data_dir / "aws"
         provisioner = AwsProvisioner(
-            self.template, self.moto.endpoint, cfg.stack_name, parameters, self.runtime, kms_persistence
+            self.template,
+            self.moto.endpoint,
+            cfg.stack_name,
+            parameters,
+            self.runtime,
+            kms_persistence=KmsPersistence(state / "kms.json") if cfg.persist else None,
+            generated_secrets=GeneratedSecrets(state / "secrets.json") if cfg.persist else None,
         )
         provisioned = provisioner.provision()
         self.outputs = dict(provisioned.refs)

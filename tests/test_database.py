@@ -17,7 +17,7 @@ def _in_environment(stack: LocalStack, func):  # type: ignore[no-untyped-def]
     """Run on one of the stack's execution environments (threads own their connections)."""
     runtime: LambdaRuntime | None = stack.runtime
     assert runtime is not None
-    return runtime.pool.submit(func).result()
+    return runtime.run_in_environment(func)
 
 
 def test_transaction_commits_and_rolls_back(stack: LocalStack, db: psycopg.Connection) -> None:  # type: ignore[type-arg]

@@ -10,7 +10,7 @@ import json
 import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import psycopg
 from fastapi import Request
@@ -18,9 +18,11 @@ from fastapi.responses import JSONResponse
 
 from mm_common import __version__, db
 from mm_common.api import create_app, lambda_handler
+from mm_common.auth import Caller, require
 from mm_common.errors import error_body
 from mm_common.models import ApiModel
 from mm_common.observability import for_service
+from mm_common.permissions import Action
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
@@ -73,7 +75,7 @@ def _db_failure_reason(exc: psycopg.Error) -> str:
 
 
 @app.get("/api/health", response_model=Health, summary="Liveness and database check")
-def health() -> Any:
+def health(_: Annotated[Caller, require(Action.PUBLIC)]) -> Any:
     try:
         db.fetch_one("SELECT 1")
     except psycopg.Error as exc:
@@ -86,12 +88,12 @@ def health() -> Any:
 
 
 @app.get("/api/openapi.json", summary="OpenAPI 3.1 document of the whole API")
-def openapi() -> JSONResponse:
+def openapi(_: Annotated[Caller, require(Action.PUBLIC)]) -> JSONResponse:
     return JSONResponse(openapi_document())
 
 
 @app.api_route("/{path:path}", methods=HTTP_METHODS, include_in_schema=False)
-def unmatched_route(request: Request) -> JSONResponse:
+def unmatched_route(request: Request, _: Annotated[Caller, require(Action.PUBLIC)]) -> JSONResponse:
     path = request.url.path
     allowed: set[str] = set()
     for pattern, methods in _route_patterns():

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 from mm_common import db
+from mm_common.identity import email_problem, normalize_email, password_problem
 from mm_common.passwords import hash_password
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def ensure_admin(email: str, password: str, full_name: str = "Administrator") -> bool:
     """Create the admin unless a user with that e-mail exists; return True when created."""
     email = normalize_email(email)
-    if "@" not in email:
-        raise ValueError("the admin e-mail address is not valid")
-    if len(password) < 10:
-        raise ValueError("the admin password must have at least 10 characters")
+    problem = email_problem(email) or password_problem(password)
+    if problem:
+        raise ValueError(problem)
     with db.transaction() as conn:
         row = conn.execute(
             """

@@ -29,6 +29,11 @@ class Settings:
     snapshots_bucket: str
     jobs_queue_url: str
     kms_key_id: str
+    jwt_secret_arn: str
+    jwt_secret: str
+    rate_limit_login: int
+    rate_limit_password_reset: int
+    rate_limit_api_per_minute: int
 
 
 @lru_cache(maxsize=1)
@@ -48,4 +53,9 @@ def get_settings() -> Settings:
         snapshots_bucket=env("SNAPSHOTS_BUCKET", ""),
         jobs_queue_url=env("JOBS_QUEUE_URL", ""),
         kms_key_id=env("KMS_KEY_ID", ""),
+        jwt_secret_arn=env("JWT_SECRET_ARN", ""),
+        jwt_secret=env("JWT_SECRET", ""),
+        rate_limit_login=_int("RATE_LIMIT_LOGIN_PER_15_MIN", 5),
+        rate_limit_password_reset=_int("RATE_LIMIT_PASSWORD_RESET_PER_HOUR", 3),
+        rate_limit_api_per_minute=_int("RATE_LIMIT_API_PER_MINUTE", 100),
     )

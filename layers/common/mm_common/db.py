@@ -1,8 +1,10 @@
 """Postgres access: one connection per execution environment, healed when it drops.
 
 A Lambda environment runs one invocation at a time, so a pool buys nothing there; RDS Proxy
-pools across environments. The connection lives in a thread-local so that a process serving
-several invocations at once (the local stack) still gives each its own connection.
+pools across environments. The connection lives in a slot that is process-wide by default, so
+FastAPI's worker threads (sync dependencies and endpoints run there) share it. A host that runs
+several invocations at once in one process (the local stack) binds a slot per environment with
+:func:`bind_connection_slot`; context variables carry it into those worker threads.
 
 RDS Proxy rules shape the details: no startup ``options`` (the proxy rejects them), no named
 prepared statements (``prepare_threshold=None``) and no session-level SET (both pin the
@@ -13,9 +15,10 @@ client to one backend). The statement timeout is therefore set per transaction w
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -26,7 +29,23 @@ from mm_common.config import get_settings
 
 Connection = psycopg.Connection[DictRow]
 
-_local = threading.local()
+
+@dataclass
+class ConnectionSlot:
+    conn: Connection | None = None
+
+
+_PROCESS_SLOT = ConnectionSlot()
+_slot: ContextVar[ConnectionSlot] = ContextVar("mm_db_connection_slot", default=_PROCESS_SLOT)
+
+
+def bind_connection_slot(slot: ConnectionSlot) -> Token[ConnectionSlot]:
+    """Use ``slot``'s connection in this context (and the threads it starts) from now on."""
+    return _slot.set(slot)
+
+
+def unbind_connection_slot(token: Token[ConnectionSlot]) -> None:
+    _slot.reset(token)
 
 
 def conninfo() -> str:
@@ -61,17 +80,16 @@ def connect(*, autocommit: bool = True) -> Connection:
 
 
 def _cached_connection() -> Connection:
-    conn: Connection | None = getattr(_local, "conn", None)
-    if conn is None or conn.closed or conn.broken:
-        conn = connect()
-        _local.conn = conn
-    return conn
+    slot = _slot.get()
+    if slot.conn is None or slot.conn.closed or slot.conn.broken:
+        slot.conn = connect()
+    return slot.conn
 
 
 def discard_connection() -> None:
     """Forget this environment's connection (closing it); the next use reconnects."""
-    conn: Connection | None = getattr(_local, "conn", None)
-    _local.conn = None
+    slot = _slot.get()
+    conn, slot.conn = slot.conn, None
     if conn is not None and not conn.closed:
         with suppress(psycopg.Error):
             conn.close()

@@ -50,6 +50,10 @@ class Conflict(ApiError):
     status, code = 409, "conflict"
 
 
+class Gone(ApiError):
+    status, code = 410, "gone"
+
+
 class PreconditionFailed(ApiError):
     status, code = 412, "precondition_failed"
 
@@ -83,6 +87,7 @@ STATUS_CODES: dict[int, str] = {
     405: "method_not_allowed",
     406: "not_acceptable",
     409: "conflict",
+    410: "gone",
     411: "length_required",
     412: "precondition_failed",
     413: "payload_too_large",

@@ -1,0 +1,131 @@
+"""Audit log rows for security-relevant actions, with who, where from and what."""
+
+from __future__ import annotations
+
+import ipaddress
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from mm_common import db
+from mm_common.db import Connection
+from mm_common.errors import Unprocessable
+from mm_common.models import ApiModel, UtcDatetime
+from mm_common.pagination import decode_time_cursor, page, time_key
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    ip_address: str | None
+    user_agent: str | None
+
+
+def valid_ip(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
+def record(
+    conn: Connection,
+    action: str,
+    *,
+    meta: RequestMeta | None,
+    user_id: Any = None,
+    organization_id: Any = None,
+    resource_type: str | None = None,
+    resource_id: Any = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    conn.execute(
+        """
+        INSERT INTO audit_logs
+            (user_id, organization_id, action, resource_type, resource_id, metadata, ip_address, user_agent)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+        """,
+        (
+            user_id,
+            organization_id,
+            action,
+            resource_type,
+            resource_id,
+            Jsonb(details or {}),
+            valid_ip(meta.ip_address) if meta else None,
+            (meta.user_agent or "")[:1000] if meta else None,
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    organization_id: Any = None
+    user_id: Any = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Times without a zone in a query are taken as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def list_entries(filters: AuditFilter, *, limit: int, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Audit rows newest first, keyset-paginated on (created_at, id). ``since`` is inclusive,
+    ``until`` exclusive."""
+    since, until = _aware(filters.since), _aware(filters.until)
+    if since is not None and until is not None and since >= until:
+        message = "'since' must be earlier than 'until'."
+        raise Unprocessable(message, details=[{"field": "since", "in": "query", "message": message}])
+    conditions: list[str] = ["TRUE"]
+    params: list[Any] = []
+    key = decode_time_cursor(cursor)
+    if key:
+        conditions.append("(created_at, id) < (%s, %s)")
+        params += key
+    for condition, value in (
+        ("organization_id = %s", filters.organization_id),
+        ("user_id = %s", filters.user_id),
+        ("action = %s", filters.action),
+        ("created_at >= %s", since),
+        ("created_at < %s", until),
+    ):
+        if value is not None:
+            conditions.append(condition)
+            params.append(value)
+    rows = db.fetch_all(
+        f"""
+        SELECT id, user_id, organization_id, action, resource_type, resource_id, metadata,
+               host(ip_address) AS ip_address, user_agent, created_at
+        FROM audit_logs WHERE {" AND ".join(conditions)}
+        ORDER BY created_at DESC, id DESC LIMIT %s
+        """,
+        (*params, limit + 1),
+    )
+    return page([dict(r) for r in rows], limit, time_key("created_at"))
+
+
+class AuditEntry(ApiModel):
+    id: uuid.UUID
+    action: str
+    user_id: uuid.UUID | None
+    organization_id: uuid.UUID | None
+    resource_type: str | None
+    resource_id: uuid.UUID | None
+    metadata: dict[str, Any] | None
+    ip_address: str | None
+    user_agent: str | None
+    created_at: UtcDatetime
+
+
+class AuditPage(ApiModel):
+    items: list[AuditEntry]
+    next_cursor: str | None = None

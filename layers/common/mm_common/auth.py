@@ -1,0 +1,181 @@
+"""Who is calling, and may they: the FastAPI dependency every route declares.
+
+``require(Action.X)`` authenticates (unless the action is public), applies the per-user API
+rate limit, and for organization-scoped actions resolves the organization and checks the
+caller's membership against :data:`mm_common.permissions.PERMISSIONS`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, Request
+
+from mm_common import db, ratelimit
+from mm_common.audit import RequestMeta
+from mm_common.config import get_settings
+from mm_common.errors import Forbidden, NotFound, Unauthorized
+from mm_common.permissions import (
+    PERMISSIONS,
+    Action,
+    Scope,
+    allowed_in_organization,
+    sees_organization,
+)
+from mm_common.tokens import decode_access_token
+
+# Resolves the organization a request is about (from a path parameter, a project, ...).
+OrganizationResolver = Callable[[Request], uuid.UUID | None]
+
+
+@dataclass
+class Membership:
+    organization_id: uuid.UUID
+    member_id: uuid.UUID | None
+    role: str | None
+    permissions: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass
+class Caller:
+    user_id: uuid.UUID | None
+    email: str | None = None
+    role: str | None = None
+    full_name: str | None = None
+    meta: RequestMeta = field(default_factory=lambda: RequestMeta(None, None))
+    membership: Membership | None = None
+    session_id: uuid.UUID | None = None
+    token_version: int = 0
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def organization_id(self) -> uuid.UUID:
+        assert self.membership is not None, "only organization-scoped routes have an organization"
+        return self.membership.organization_id
+
+
+def request_meta(request: Request) -> RequestMeta:
+    return RequestMeta(
+        ip_address=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+def parse_uuid(value: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def organization_from_path(name: str = "id") -> OrganizationResolver:
+    def resolve(request: Request) -> uuid.UUID | None:
+        return parse_uuid(request.path_params.get(name))
+
+    return resolve
+
+
+def _bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Sign in to continue: send an access token as 'Authorization: Bearer <token>'.")
+    return token.strip()
+
+
+def authenticate(request: Request) -> Caller:
+    claims = decode_access_token(_bearer_token(request))
+    user = db.fetch_one(
+        "SELECT id, email, role, full_name, is_active, token_version FROM users WHERE id = %s",
+        (claims["sub"],),
+    )
+    # A banned user, a changed password or a deleted account ends every access token at once:
+    # the token carries the user's token_version, bumped on each of those.
+    if user is None or not user["is_active"] or user["token_version"] != claims["tv"]:
+        raise Unauthorized("This session is no longer valid. Sign in again.", code="session_revoked")
+    settings = get_settings()
+    ratelimit.hit(
+        f"api:{user['id']}",
+        limit=settings.rate_limit_api_per_minute,
+        window_s=60,
+        message="Too many requests. Slow down and try again shortly.",
+    )
+    return Caller(
+        user_id=user["id"],
+        email=user["email"],
+        role=user["role"],
+        full_name=user["full_name"],
+        meta=request_meta(request),
+        session_id=parse_uuid(claims.get("sid")),
+        token_version=user["token_version"],
+    )
+
+
+def _membership(organization_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+    row = db.fetch_one(
+        """
+        SELECT o.id AS organization_id, m.id AS member_id, m.role, m.permissions
+        FROM organizations o
+        LEFT JOIN organization_members m ON m.organization_id = o.id AND m.user_id = %s
+        WHERE o.id = %s
+        """,
+        (user_id, organization_id),
+    )
+    if row is None:
+        return None
+    return Membership(
+        organization_id=row["organization_id"],
+        member_id=row["member_id"],
+        role=row["role"],
+        permissions=frozenset(row["permissions"] or []),
+    )
+
+
+NOT_FOUND_MESSAGE = "There is no such organization, or you cannot see it."
+
+
+def require(action: Action, *, organization: OrganizationResolver | None = None) -> Any:
+    """The dependency a route declares: ``caller: Annotated[Caller, require(Action.X)]``."""
+    rule = PERMISSIONS[action]
+    if rule.scope is Scope.ORGANIZATION and organization is None:
+        raise ValueError(f"{action} is organization-scoped: say how to find the organization")
+
+    def dependency(request: Request) -> Caller:
+        if rule.scope is Scope.PUBLIC:
+            return Caller(user_id=None, meta=request_meta(request))
+        caller = authenticate(request)
+        assert caller.user_id is not None and caller.role is not None
+        if rule.scope is Scope.AUTHENTICATED:
+            return caller
+        if rule.scope is Scope.GLOBAL:
+            if caller.role not in rule.global_roles:
+                raise Forbidden("Only platform administrators may do this.")
+            return caller
+        assert organization is not None
+        organization_id = organization(request)
+        membership = _membership(organization_id, caller.user_id) if organization_id else None
+        if membership is None or not sees_organization(rule, caller.role, membership.role):
+            raise NotFound(NOT_FOUND_MESSAGE)
+        if not allowed_in_organization(rule, caller.role, membership.role, membership.permissions):
+            raise Forbidden("Your role in this organization does not allow this.", details={"action": action})
+        caller.membership = membership
+        return caller
+
+    dependency.mm_action = action  # type: ignore[attr-defined]  # read by the route audit test
+    return Depends(dependency)
+
+
+def declared_action(route: Any) -> Action | None:
+    """The action a FastAPI route declared through :func:`require` (None if it declared none)."""
+    actions = [
+        getattr(dep.call, "mm_action", None)
+        for dep in route.dependant.dependencies
+        if getattr(dep.call, "mm_action", None) is not None
+    ]
+    return actions[0] if len(actions) == 1 else None

@@ -1,0 +1,58 @@
+"""The e-mails the platform sends: verification, password reset, invitation."""
+
+from __future__ import annotations
+
+import html
+from urllib.parse import urlencode
+
+from mm_common.config import get_settings
+from mm_common.mailer import send_email
+
+
+def app_link(path: str, **params: str) -> str:
+    return f"{get_settings().app_url}{path}?{urlencode(params)}"
+
+
+def _send(to: str, subject: str, intro: str, action: str, link: str, outro: str) -> None:
+    text = f"{intro}\n\n{action}: {link}\n\n{outro}\n"
+    body = (
+        f"<p>{html.escape(intro)}</p>"
+        f'<p><a href="{html.escape(link, quote=True)}" '
+        'style="background:#4f46e5;color:#fff;padding:10px 16px;border-radius:6px;text-decoration:none">'
+        f"{html.escape(action)}</a></p>"
+        f'<p style="color:#6b7280">{html.escape(outro)}<br>{html.escape(link)}</p>'
+    )
+    send_email(to, subject, text, body)
+
+
+def send_verification(to: str, token: str) -> None:
+    _send(
+        to,
+        "Confirm your e-mail address",
+        "Welcome to MoreMinimore! Confirm your e-mail address to start building.",
+        "Confirm e-mail",
+        app_link("/verify-email", token=token),
+        "The link works once, for 24 hours. If you did not sign up, ignore this message.",
+    )
+
+
+def send_password_reset(to: str, token: str) -> None:
+    _send(
+        to,
+        "Reset your password",
+        "Someone (hopefully you) asked to reset the password of your MoreMinimore account.",
+        "Choose a new password",
+        app_link("/reset-password", token=token),
+        "The link works once, for one hour. If you did not ask, ignore this message: your password stays as it is.",
+    )
+
+
+def send_invitation(to: str, token: str, organization_name: str, inviter: str) -> None:
+    _send(
+        to,
+        f"You are invited to {organization_name} on MoreMinimore",
+        f"{inviter} invited you to join {organization_name} on MoreMinimore.",
+        "Accept the invitation",
+        app_link("/invitations/accept", token=token),
+        "The invitation is valid for 7 days. New to MoreMinimore? Create your account first, then accept.",
+    )

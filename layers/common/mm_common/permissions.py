@@ -1,0 +1,147 @@
+"""The one permission table: which caller may do which action (the spec's matrix).
+
+Every route declares exactly one :class:`Action` (``mm_common.auth.require``); the same table
+drives the check at run time and the generated authorization matrix test.
+
+Scopes:
+- ``public``: anyone, no token.
+- ``authenticated``: any signed-in, active user.
+- ``global``: only the listed global roles (admin, co_admin).
+- ``organization``: decided inside one organization. A caller who is not a member (and whose
+  global role does not reach it) gets 404, never 403: other tenants' resources do not exist for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class GlobalRole(StrEnum):
+    ADMIN = "admin"
+    CO_ADMIN = "co_admin"
+    USER = "user"
+
+
+class OrgRole(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+    VIEWER = "viewer"
+
+
+class MemberPermission(StrEnum):
+    VIEW = "view"
+    EDIT = "edit"
+    DEPLOY = "deploy"
+    MANAGE = "manage"
+    INVITE = "invite"
+
+
+class Scope(StrEnum):
+    PUBLIC = "public"
+    AUTHENTICATED = "authenticated"
+    GLOBAL = "global"
+    ORGANIZATION = "organization"
+
+
+class Action(StrEnum):
+    PUBLIC = "public"
+    SELF = "self"  # the caller's own account
+    ORGANIZATION_CREATE = "organization.create"
+    ORGANIZATION_VIEW = "organization.view"
+    ORGANIZATION_UPDATE = "organization.update"
+    ORGANIZATION_DELETE = "organization.delete"
+    ORGANIZATION_AUDIT_VIEW = "organization.audit.view"
+    MEMBERS_VIEW = "members.view"
+    MEMBERS_INVITE = "members.invite"
+    MEMBERS_MANAGE = "members.manage"
+    PROJECT_CREATE = "project.create"
+    PROJECT_VIEW = "project.view"
+    PROJECT_EDIT = "project.edit"
+    PROJECT_DEPLOY = "project.deploy"
+    PROJECT_MANAGE = "project.manage"
+    BILLING_MANAGE = "billing.manage"
+    ANALYTICS_VIEW = "analytics.view"
+    USERS_MANAGE = "users.manage"
+    ORGANIZATIONS_VIEW_ALL = "organizations.view_all"
+    AI_MODELS_MANAGE = "ai_models.manage"
+    SYSTEM_LOGS_VIEW = "system_logs.view"
+
+
+@dataclass(frozen=True)
+class Rule:
+    scope: Scope
+    global_roles: frozenset[GlobalRole] = frozenset()
+    org_roles: frozenset[OrgRole] = frozenset()
+    # A member or viewer passes with any one of these per-member permissions.
+    member_permissions: frozenset[MemberPermission] = frozenset()
+    description: str = ""
+
+
+A, CA = GlobalRole.ADMIN, GlobalRole.CO_ADMIN
+OWNER, ORG_ADMIN, MEMBER, VIEWER = OrgRole.OWNER, OrgRole.ADMIN, OrgRole.MEMBER, OrgRole.VIEWER
+P = MemberPermission
+
+
+def _org(
+    roles: set[OrgRole],
+    permissions: Iterable[MemberPermission] = (),
+    *,
+    co_admin: bool = False,
+    about: str = "",
+) -> Rule:
+    global_roles = frozenset({A, CA} if co_admin else {A})  # the global admin overrides any restriction
+    return Rule(Scope.ORGANIZATION, global_roles, frozenset(roles), frozenset(permissions), about)
+
+
+ALL_MEMBERS = {OWNER, ORG_ADMIN, MEMBER, VIEWER}
+
+PERMISSIONS: dict[Action, Rule] = {
+    Action.PUBLIC: Rule(Scope.PUBLIC, description="no sign-in needed"),
+    Action.SELF: Rule(Scope.AUTHENTICATED, description="any signed-in user, on their own account"),
+    Action.ORGANIZATION_CREATE: Rule(Scope.AUTHENTICATED, description="any signed-in user may found an organization"),
+    # Organization administration.
+    Action.ORGANIZATION_VIEW: _org(ALL_MEMBERS, about="see the organization"),
+    Action.ORGANIZATION_UPDATE: _org({OWNER, ORG_ADMIN}, about="rename, change settings"),
+    Action.ORGANIZATION_DELETE: _org({OWNER}, about="delete the organization and everything in it"),
+    Action.ORGANIZATION_AUDIT_VIEW: _org({OWNER}, about="read the organization's audit log"),
+    Action.MEMBERS_VIEW: _org(ALL_MEMBERS, about="list members"),
+    Action.MEMBERS_INVITE: _org({OWNER, ORG_ADMIN}, {P.INVITE}, about="invite members (spec: owner, or granted)"),
+    Action.MEMBERS_MANAGE: _org({OWNER, ORG_ADMIN}, about="change roles and permissions, remove members"),
+    # Projects (spec matrix rows: create, edit, deploy; view is every member's).
+    Action.PROJECT_CREATE: _org({OWNER, ORG_ADMIN}, about="create projects"),
+    Action.PROJECT_VIEW: _org(ALL_MEMBERS, about="read projects, files, versions, chats"),
+    Action.PROJECT_EDIT: _org({OWNER, ORG_ADMIN}, {P.EDIT, P.DEPLOY}, about="edit code and chat"),
+    Action.PROJECT_DEPLOY: _org({OWNER, ORG_ADMIN}, {P.DEPLOY}, about="deploy to Easypanel"),
+    Action.PROJECT_MANAGE: _org({OWNER, ORG_ADMIN}, {P.MANAGE}, about="project settings, secrets, delete"),
+    Action.BILLING_MANAGE: _org({OWNER}, about="subscription and invoices"),
+    Action.ANALYTICS_VIEW: _org({OWNER, ORG_ADMIN}, {P.EDIT, P.DEPLOY}, co_admin=True, about="organization analytics"),
+    # Platform administration.
+    Action.USERS_MANAGE: Rule(Scope.GLOBAL, frozenset({A}), description="list, ban, change roles of users"),
+    Action.ORGANIZATIONS_VIEW_ALL: Rule(Scope.GLOBAL, frozenset({A}), description="see every organization"),
+    Action.AI_MODELS_MANAGE: Rule(Scope.GLOBAL, frozenset({A, CA}), description="AI providers and models"),
+    Action.SYSTEM_LOGS_VIEW: Rule(Scope.GLOBAL, frozenset({A, CA}), description="system-wide audit log"),
+}
+
+# Permissions a viewer has, whatever is stored: viewers are read-only.
+VIEWER_PERMISSIONS = frozenset({P.VIEW})
+
+
+def allowed_in_organization(
+    rule: Rule, global_role: str, org_role: str | None, member_permissions: frozenset[str]
+) -> bool:
+    if global_role in rule.global_roles:
+        return True
+    if org_role is None:
+        return False
+    if org_role in rule.org_roles:
+        return True
+    effective = VIEWER_PERMISSIONS if org_role == OrgRole.VIEWER else member_permissions
+    return bool(rule.member_permissions & effective)
+
+
+def sees_organization(rule: Rule, global_role: str, org_role: str | None) -> bool:
+    """Whether the organization exists for this caller (otherwise: 404)."""
+    return org_role is not None or global_role in rule.global_roles or global_role == GlobalRole.ADMIN

@@ -1,0 +1,251 @@
+"""The authorization matrix, generated from the one permission table.
+
+Every route of every function declares an action. For each non-public route and each persona
+(anonymous, outsider, viewer, a member with each single permission, an organization admin, the
+owner, a co-admin, an admin) the expected status follows from ``PERMISSIONS`` alone: 401 without
+a token, 404 when the organization does not exist for the caller, 403 when their role does not
+allow the action, and success otherwise. A fresh world is built for every case, so destructive
+routes (delete, remove member) are checked as well.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.routing import APIRoute
+from psycopg.types.json import Jsonb
+from starlette.testclient import TestClient
+
+from devstack.openapi import http_apps
+from mm_common.auth import declared_action
+from mm_common.permissions import (
+    PERMISSIONS,
+    Action,
+    Scope,
+    allowed_in_organization,
+    sees_organization,
+)
+from mm_common.tokens import hash_secret
+from tests.identity import PASSWORD, Account, add_member, make_organization, make_user
+
+MEMBER_PERMISSIONS = ["view", "edit", "deploy", "manage", "invite"]
+
+
+@dataclass(frozen=True)
+class Persona:
+    name: str
+    global_role: str | None  # None: anonymous
+    org_role: str | None = None  # role in the organization under test
+    permissions: tuple[str, ...] = ()
+
+
+PERSONAS = [
+    Persona("anonymous", None),
+    Persona("outsider", "user"),
+    Persona("viewer", "user", "viewer", ("view",)),
+    *[Persona(f"member:{p}", "user", "member", (p,)) for p in MEMBER_PERMISSIONS],
+    Persona("org_admin", "user", "admin", tuple(MEMBER_PERMISSIONS)),
+    Persona("owner", "user", "owner", tuple(MEMBER_PERMISSIONS)),
+    Persona("co_admin", "co_admin"),
+    Persona("admin", "admin"),
+]
+
+
+@dataclass
+class World:
+    db: psycopg.Connection[Any]
+    organization: uuid.UUID
+    owner: Account
+    caller: Account | None
+    target_member: uuid.UUID
+    target_user: Account
+    invitation: uuid.UUID
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def build_world(db: psycopg.Connection[Any], persona: Persona) -> World:
+    owner = make_user(db)
+    organization = make_organization(db, owner)
+    target_user = make_user(db)
+    target_member = add_member(db, organization, target_user, "member", ["view"])
+    invitation = _invitation(db, organization, f"invitee-{uuid.uuid4().hex[:8]}@example.com", owner)
+    caller: Account | None
+    if persona.global_role is None:
+        caller = None
+    elif persona.org_role == "owner":
+        caller = owner
+    else:
+        caller = make_user(db, role=persona.global_role)
+        if persona.org_role is not None:
+            add_member(db, organization, caller, persona.org_role, list(persona.permissions))
+        elif persona.name == "outsider":
+            make_organization(db, caller, name="Elsewhere")  # a member of another organization
+    return World(db, organization, owner, caller, target_member, target_user, invitation)
+
+
+def _invitation(
+    db: psycopg.Connection[Any], organization: uuid.UUID, email: str, by: Account, token: str = ""
+) -> uuid.UUID:
+    row = db.execute(
+        """
+        INSERT INTO invitations (organization_id, email, role, permissions, token_hash, invited_by, expires_at)
+        VALUES (%s, %s, 'member', %s, %s, %s, %s) RETURNING id
+        """,
+        (
+            organization,
+            email,
+            Jsonb(["view"]),
+            hash_secret(token or uuid.uuid4().hex),
+            by.id,
+            datetime.now(UTC) + timedelta(days=7),
+        ),
+    ).fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+def _accept_sample(world: World) -> dict[str, Any]:
+    # An invitation to another organization, addressed to the caller.
+    other_owner = make_user(world.db)
+    other = make_organization(world.db, other_owner, name="Inviting")
+    token = uuid.uuid4().hex
+    email = world.caller.email if world.caller else "nobody@example.com"
+    _invitation(world.db, other, email, other_owner, token)
+    return {"json": {"token": token}}
+
+
+# How to call each route successfully, in a world, when the caller is allowed to.
+Sample = Callable[[World], dict[str, Any]]
+SAMPLES: dict[tuple[str, str], Sample] = {
+    ("GET", "/api/users/me"): lambda w: {},
+    ("PATCH", "/api/users/me"): lambda w: {"json": {"fullName": "Renamed"}},
+    ("POST", "/api/users/me/password"): lambda w: {
+        "json": {"currentPassword": PASSWORD, "newPassword": "another-long-passphrase"}
+    },
+    ("GET", "/api/users"): lambda w: {},
+    ("GET", "/api/users/{id}"): lambda w: {"path": {"id": w.target_user.id}},
+    ("PATCH", "/api/users/{id}"): lambda w: {"path": {"id": w.target_user.id}, "json": {"role": "user"}},
+    ("GET", "/api/admin/audit-logs"): lambda w: {},
+    ("POST", "/api/organizations"): lambda w: {"json": {"name": "New Org"}},
+    ("GET", "/api/organizations"): lambda w: {},
+    ("GET", "/api/organizations/{id}"): lambda w: {"path": {"id": w.organization}},
+    ("PATCH", "/api/organizations/{id}"): lambda w: {"path": {"id": w.organization}, "json": {"name": "Renamed"}},
+    ("DELETE", "/api/organizations/{id}"): lambda w: {"path": {"id": w.organization}},
+    ("GET", "/api/organizations/{id}/audit-logs"): lambda w: {"path": {"id": w.organization}},
+    ("POST", "/api/organizations/{id}/members"): lambda w: {
+        "path": {"id": w.organization},
+        "json": {"email": f"new-{uuid.uuid4().hex[:8]}@example.com", "role": "member", "permissions": []},
+    },
+    ("GET", "/api/organizations/{id}/members"): lambda w: {"path": {"id": w.organization}},
+    ("PATCH", "/api/organizations/{id}/members/{memberId}"): lambda w: {
+        "path": {"id": w.organization, "memberId": w.target_member},
+        "json": {"permissions": ["view", "edit"]},
+    },
+    ("DELETE", "/api/organizations/{id}/members/{memberId}"): lambda w: {
+        "path": {"id": w.organization, "memberId": w.target_member}
+    },
+    ("GET", "/api/organizations/{id}/invitations"): lambda w: {"path": {"id": w.organization}},
+    ("DELETE", "/api/organizations/{id}/invitations/{invitationId}"): lambda w: {
+        "path": {"id": w.organization, "invitationId": w.invitation}
+    },
+    ("POST", "/api/invitations/accept"): _accept_sample,
+}
+
+
+def _routes() -> list[tuple[str, str, Action]]:
+    routes = []
+    for app in http_apps().values():
+        for route in app.routes:
+            if isinstance(route, APIRoute):
+                action = declared_action(route)
+                for method in sorted(route.methods - {"HEAD"}):
+                    routes.append((method, route.path, action))
+    return routes
+
+
+ROUTES = _routes()
+PROTECTED = [(m, p, a) for m, p, a in ROUTES if a is not None and PERMISSIONS[a].scope is not Scope.PUBLIC]
+
+
+def test_every_route_declares_exactly_one_action() -> None:
+    undeclared = [(m, p) for m, p, a in ROUTES if a is None]
+    assert undeclared == [], "declare an Action with mm_common.auth.require on these routes"
+
+
+def test_every_protected_route_has_a_sample_request() -> None:
+    missing = [(m, p) for m, p, _ in PROTECTED if (m, p) not in SAMPLES]
+    assert missing == [], "add these routes to SAMPLES so the matrix covers them"
+    stale = set(SAMPLES) - {(m, p) for m, p, _ in PROTECTED}
+    assert stale == set()
+
+
+def expected_outcome(action: Action, persona: Persona) -> int | str:
+    """401 / 403 / 404, or "ok" when the permission table lets the persona through."""
+    rule = PERMISSIONS[action]
+    if persona.global_role is None:
+        return 401
+    if rule.scope is Scope.AUTHENTICATED:
+        return "ok"
+    if rule.scope is Scope.GLOBAL:
+        return "ok" if persona.global_role in rule.global_roles else 403
+    if not sees_organization(rule, persona.global_role, persona.org_role):
+        return 404
+    permissions = frozenset(persona.permissions)
+    return "ok" if allowed_in_organization(rule, persona.global_role, persona.org_role, permissions) else 403
+
+
+CASES = [
+    pytest.param(method, path, action, persona, id=f"{method} {path} as {persona.name}")
+    for method, path, action in PROTECTED
+    for persona in PERSONAS
+]
+
+
+@pytest.mark.parametrize(("method", "path", "action", "persona"), CASES)
+def test_authorization_matrix(
+    client: TestClient, db: psycopg.Connection[Any], method: str, path: str, action: Action, persona: Persona
+) -> None:
+    world = build_world(db, persona)
+    sample = SAMPLES[(method, path)](world)
+    url = path.format(**{k: str(v) for k, v in sample.get("path", {}).items()})
+    headers = world.caller.headers if world.caller else {}
+    response = client.request(method, url, json=sample.get("json"), headers=headers)
+    expected = expected_outcome(action, persona)
+    if expected == "ok":
+        assert 200 <= response.status_code < 300, f"{persona.name} should pass: {response.status_code} {response.text}"
+    else:
+        assert response.status_code == expected, f"{persona.name}: {response.status_code} {response.text}"
+        code = {401: "unauthorized", 403: "forbidden", 404: "not_found"}[expected]
+        assert response.json()["error"]["code"] == code
+
+
+def test_matrix_matches_the_spec_for_key_rows() -> None:
+    """The spec's matrix, row by row, read off the table (guards the table itself)."""
+    owner = Persona("owner", "user", "owner", tuple(MEMBER_PERMISSIONS))
+    view = Persona("view", "user", "member", ("view",))
+    edit = Persona("edit", "user", "member", ("edit",))
+    deploy = Persona("deploy", "user", "member", ("deploy",))
+    co_admin = Persona("co_admin", "co_admin")
+    admin = Persona("admin", "admin")
+    table = {
+        Action.ORGANIZATIONS_VIEW_ALL: [admin],
+        Action.USERS_MANAGE: [admin],
+        Action.AI_MODELS_MANAGE: [admin, co_admin],
+        Action.SYSTEM_LOGS_VIEW: [admin, co_admin],
+        Action.PROJECT_CREATE: [admin, owner],
+        Action.PROJECT_EDIT: [admin, owner, edit, deploy],
+        Action.PROJECT_DEPLOY: [admin, owner, deploy],
+        Action.MEMBERS_INVITE: [admin, owner],
+        Action.BILLING_MANAGE: [admin, owner],
+        Action.ANALYTICS_VIEW: [admin, co_admin, owner, edit, deploy],
+    }
+    for action, allowed in table.items():
+        for persona in (owner, view, edit, deploy, co_admin, admin):
+            outcome = expected_outcome(action, persona)
+            assert (outcome == "ok") == (persona in allowed), f"{action} for {persona.name}"
