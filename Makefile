@@ -49,6 +49,7 @@ openapi: install
 
 bench: install
 	$(PY) bench/api_latency.py
+	$(PY) bench/auth.py
 
 clean-local:
 	rm -rf .local

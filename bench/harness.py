@@ -1,0 +1,98 @@
+"""Shared pieces of the benchmarks: a stack to measure, concurrent clients, percentiles."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+@contextmanager
+def local_stack(url: str | None = None) -> Iterator[str]:
+    """A running stack's base URL: ``url`` when it answers, else an in-process stack for the run."""
+    if url:
+        try:
+            httpx.get(f"{url}/api/health", timeout=2)
+            print(f"using the running stack at {url}")
+            yield url
+            return
+        except httpx.TransportError:
+            pass
+    import uvicorn
+
+    from devstack.aws import free_port
+    from devstack.stack import LocalStack, StackConfig
+
+    port = free_port()
+    config = StackConfig(
+        data_dir=Path(tempfile.mkdtemp(prefix="mm-bench-")),
+        port=port,
+        database_name="mm_bench",
+        recreate_database=True,
+        stack_name="mm-bench",
+        run_workers=False,
+        persist=False,
+    )
+    stack = LocalStack(config).start()
+    server = uvicorn.Server(uvicorn.Config(stack.asgi_app(), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print(f"started an in-process stack at {config.url}")
+    try:
+        yield config.url
+    finally:
+        server.should_exit = True
+        stack.stop()
+
+
+Request = Callable[[httpx.Client, int], httpx.Response]
+
+
+def measure(base: str, request: Request, clients: int, total: int) -> tuple[list[float], float]:
+    """Run ``total`` requests from ``clients`` concurrent clients; (latencies in ms, requests/s)."""
+    per_client = max(1, total // clients)
+
+    def worker(worker_id: int) -> list[float]:
+        timings = []
+        with httpx.Client(base_url=base, timeout=60) as http:
+            for i in range(per_client):
+                start = time.perf_counter()
+                response = request(http, worker_id * per_client + i)
+                timings.append((time.perf_counter() - start) * 1000)
+                if response.status_code >= 400:
+                    raise RuntimeError(f"{response.request.url} answered {response.status_code}: {response.text}")
+        return timings
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        samples = [t for f in [pool.submit(worker, c) for c in range(clients)] for t in f.result()]
+    return samples, len(samples) / (time.perf_counter() - started)
+
+
+def header() -> str:
+    return f"{'endpoint':<24}{'p50':>9}{'p95':>9}{'p99':>9}{'mean':>9}{'req/s':>9}"
+
+
+def row(name: str, samples: list[float], rate: float) -> str:
+    return (
+        f"{name:<24}{percentile(samples, 50):>9.2f}{percentile(samples, 95):>9.2f}"
+        f"{percentile(samples, 99):>9.2f}{statistics.fmean(samples):>9.2f}{rate:>9.0f}"
+    )
