@@ -59,6 +59,7 @@ PERSONAS = [
 
 @dataclass
 class World:
+    client: TestClient
     db: psycopg.Connection[Any]
     organization: uuid.UUID
     owner: Account
@@ -68,8 +69,28 @@ class World:
     invitation: uuid.UUID
     extras: dict[str, Any] = field(default_factory=dict)
 
+    def project(self) -> dict[str, Any]:
+        """A project of the organization with one file and one version (made by the owner)."""
+        if "project" not in self.extras:
+            response = self.client.post(
+                "/api/projects",
+                json={"organizationId": str(self.organization), "name": "Matrix", "template": "blank"},
+                headers=self.owner.headers,
+            )
+            assert response.status_code == 201, response.text
+            project = response.json()["project"]
+            self.extras["project"] = project
+            self.extras["version"] = project["currentVersionId"]
+        return self.extras["project"]  # type: ignore[no-any-return]
 
-def build_world(db: psycopg.Connection[Any], persona: Persona) -> World:
+    def in_project(self, *, version: bool = False, **extra: Any) -> dict[str, Any]:
+        params = {"id": self.project()["id"], **extra}
+        if version:
+            params["versionId"] = self.extras["version"]
+        return params
+
+
+def build_world(client: TestClient, db: psycopg.Connection[Any], persona: Persona) -> World:
     owner = make_user(db)
     organization = make_organization(db, owner)
     target_user = make_user(db)
@@ -86,7 +107,7 @@ def build_world(db: psycopg.Connection[Any], persona: Persona) -> World:
             add_member(db, organization, caller, persona.org_role, list(persona.permissions))
         elif persona.name == "outsider":
             make_organization(db, caller, name="Elsewhere")  # a member of another organization
-    return World(db, organization, owner, caller, target_member, target_user, invitation)
+    return World(client, db, organization, owner, caller, target_member, target_user, invitation)
 
 
 def _invitation(
@@ -155,7 +176,81 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         "path": {"id": w.organization, "invitationId": w.invitation}
     },
     ("POST", "/api/invitations/accept"): _accept_sample,
+    # Projects, files and versions.
+    ("GET", "/api/project-templates"): lambda w: {},
+    ("POST", "/api/projects"): lambda w: {
+        "json": {"organizationId": str(w.organization), "name": "New", "template": "blank"}
+    },
+    ("GET", "/api/projects"): lambda w: {},
+    ("GET", "/api/projects/{id}"): lambda w: {"path": w.in_project()},
+    ("PATCH", "/api/projects/{id}"): lambda w: {"path": w.in_project(), "json": {"description": "changed"}},
+    ("DELETE", "/api/projects/{id}"): lambda w: {"path": w.in_project()},
+    ("GET", "/api/projects/{id}/files"): lambda w: {"path": w.in_project()},
+    ("GET", "/api/projects/{id}/files/{path:path}"): lambda w: {"path": w.in_project(path="index.html")},
+    ("PUT", "/api/projects/{id}/files/{path:path}"): lambda w: {
+        "path": w.in_project(path="src/new.txt"),
+        "json": {"content": "hello"},
+    },
+    ("DELETE", "/api/projects/{id}/files/{path:path}"): lambda w: {"path": w.in_project(path="index.html")},
+    ("POST", "/api/projects/{id}/rename-file"): lambda w: {
+        "path": w.in_project(),
+        "json": {"from": "index.html", "to": "home.html"},
+    },
+    ("POST", "/api/projects/{id}/versions"): lambda w: {"path": w.in_project(), "json": {"message": "m"}},
+    ("GET", "/api/projects/{id}/versions"): lambda w: {"path": w.in_project()},
+    ("GET", "/api/projects/{id}/versions/{versionId}"): lambda w: {"path": w.in_project(version=True)},
+    ("GET", "/api/projects/{id}/versions/{versionId}/files/{path:path}"): lambda w: {
+        "path": w.in_project(version=True, path="index.html")
+    },
+    ("GET", "/api/projects/{id}/versions/{versionId}/diff"): lambda w: {"path": w.in_project(version=True)},
+    ("POST", "/api/projects/{id}/versions/{versionId}/restore"): lambda w: {"path": w.in_project(version=True)},
+    ("POST", "/api/projects/{id}/versions/{versionId}/tags"): lambda w: {
+        "path": w.in_project(version=True),
+        "json": {"name": "release"},
+    },
+    ("DELETE", "/api/projects/{id}/versions/{versionId}/tags/{name}"): lambda w: _tagged(w),
+    ("GET", "/api/projects/{id}/versions/{versionId}/archive"): lambda w: {"path": w.in_project(version=True)},
+    # Chats, messages, prompts.
+    ("POST", "/api/projects/{id}/chats"): lambda w: {"path": w.in_project(), "json": {"title": "New"}},
+    ("GET", "/api/projects/{id}/chats"): lambda w: {"path": w.in_project()},
+    ("GET", "/api/chats/{id}"): lambda w: {"path": {"id": _chat(w)}},
+    ("PATCH", "/api/chats/{id}"): lambda w: {"path": {"id": _chat(w)}, "json": {"title": "Renamed"}},
+    ("DELETE", "/api/chats/{id}"): lambda w: {"path": {"id": _chat(w)}},
+    ("GET", "/api/chats/{id}/messages"): lambda w: {"path": {"id": _chat(w)}},
+    ("POST", "/api/chats/{id}/messages"): lambda w: {"path": {"id": _chat(w)}, "json": {"content": "Hello"}},
+    ("POST", "/api/prompts"): lambda w: {"json": {"title": "Prompt", "content": "Do it."}},
+    ("GET", "/api/prompts"): lambda w: {},
+    ("GET", "/api/prompts/{id}"): lambda w: {"path": {"id": _own_prompt(w)}},
+    ("PATCH", "/api/prompts/{id}"): lambda w: {"path": {"id": _own_prompt(w)}, "json": {"title": "Renamed"}},
+    ("DELETE", "/api/prompts/{id}"): lambda w: {"path": {"id": _own_prompt(w)}},
 }
+
+
+def _chat(world: World) -> uuid.UUID:
+    row = world.db.execute(
+        "INSERT INTO chats (project_id, title, created_by) VALUES (%s, 'Chat', %s) RETURNING id",
+        (world.project()["id"], world.owner.id),
+    ).fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+def _own_prompt(world: World) -> uuid.UUID:
+    author = world.caller or world.owner
+    row = world.db.execute(
+        "INSERT INTO prompts (title, content, created_by) VALUES ('Mine', 'Do it.', %s) RETURNING id", (author.id,)
+    ).fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+def _tagged(world: World) -> dict[str, Any]:
+    path = world.in_project(version=True, name="release")
+    world.db.execute(
+        "INSERT INTO version_tags (project_id, version_id, name) VALUES (%s, %s, 'release')",
+        (path["id"], path["versionId"]),
+    )
+    return {"path": path}
 
 
 def _routes() -> list[tuple[str, str, Action]]:
@@ -211,9 +306,9 @@ CASES = [
 def test_authorization_matrix(
     client: TestClient, db: psycopg.Connection[Any], method: str, path: str, action: Action, persona: Persona
 ) -> None:
-    world = build_world(db, persona)
+    world = build_world(client, db, persona)
     sample = SAMPLES[(method, path)](world)
-    url = path.format(**{k: str(v) for k, v in sample.get("path", {}).items()})
+    url = path.replace(":path}", "}").format(**{k: str(v) for k, v in sample.get("path", {}).items()})
     headers = world.caller.headers if world.caller else {}
     response = client.request(method, url, json=sample.get("json"), headers=headers)
     expected = expected_outcome(action, persona)

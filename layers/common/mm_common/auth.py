@@ -7,17 +7,19 @@ caller's membership against :data:`mm_common.permissions.PERMISSIONS`.
 
 from __future__ import annotations
 
+import inspect
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from mm_common import db, ratelimit
 from mm_common.audit import RequestMeta
 from mm_common.config import get_settings
-from mm_common.errors import Forbidden, NotFound, Unauthorized
+from mm_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from mm_common.permissions import (
     PERMISSIONS,
     Action,
@@ -27,8 +29,10 @@ from mm_common.permissions import (
 )
 from mm_common.tokens import decode_access_token
 
-# Resolves the organization a request is about (from a path parameter, a project, ...).
-OrganizationResolver = Callable[[Request], uuid.UUID | None]
+# Resolves the organization a request is about (from a path parameter, a project, the body...).
+# Synchronous resolvers run on a worker thread (they may query the database); async ones, which
+# need the request body, on the event loop.
+OrganizationResolver = Callable[[Request], uuid.UUID | None] | Callable[[Request], Awaitable[uuid.UUID | None]]
 
 
 @dataclass
@@ -53,6 +57,13 @@ class Caller:
     @property
     def is_authenticated(self) -> bool:
         return self.user_id is not None
+
+    def may(self, action: Action) -> bool:
+        """Whether the permission table lets this caller do ``action`` in the current organization."""
+        assert self.role is not None and self.membership is not None
+        return allowed_in_organization(
+            PERMISSIONS[action], self.role, self.membership.role, self.membership.permissions
+        )
 
     @property
     def organization_id(self) -> uuid.UUID:
@@ -79,6 +90,48 @@ def organization_from_path(name: str = "id") -> OrganizationResolver:
         return parse_uuid(request.path_params.get(name))
 
     return resolve
+
+
+def organization_from_body(field: str = "organizationId") -> OrganizationResolver:
+    """The organization named in the JSON body (e.g. creating a project in it)."""
+
+    async def resolve(request: Request) -> uuid.UUID | None:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        value = parse_uuid(body.get(field)) if isinstance(body, dict) else None
+        if value is None:
+            message = f"Say which organization this is for: '{field}' must be an organization's id."
+            raise Unprocessable(message, details=[{"field": field, "in": "body", "message": message}])
+        return value
+
+    return resolve
+
+
+def _owner_of(sql: str, name: str) -> OrganizationResolver:
+    def resolve(request: Request) -> uuid.UUID | None:
+        resource_id = parse_uuid(request.path_params.get(name))
+        if resource_id is None:
+            return None
+        row = db.fetch_one(sql, (resource_id,))
+        return row["organization_id"] if row else None
+
+    return resolve
+
+
+def organization_from_project(name: str = "id") -> OrganizationResolver:
+    """The organization of the project in the path (deleted projects do not exist)."""
+    return _owner_of("SELECT organization_id FROM projects WHERE id = %s AND deleted_at IS NULL", name)
+
+
+def organization_from_chat(name: str = "id") -> OrganizationResolver:
+    """The organization of the chat in the path, through its project."""
+    return _owner_of(
+        "SELECT p.organization_id FROM chats c JOIN projects p ON p.id = c.project_id"
+        " WHERE c.id = %s AND p.deleted_at IS NULL",
+        name,
+    )
 
 
 def _bearer_token(request: Request) -> str:
@@ -146,10 +199,10 @@ def require(action: Action, *, organization: OrganizationResolver | None = None)
     if rule.scope is Scope.ORGANIZATION and organization is None:
         raise ValueError(f"{action} is organization-scoped: say how to find the organization")
 
-    def dependency(request: Request) -> Caller:
+    async def dependency(request: Request) -> Caller:
         if rule.scope is Scope.PUBLIC:
             return Caller(user_id=None, meta=request_meta(request))
-        caller = authenticate(request)
+        caller = await run_in_threadpool(authenticate, request)
         assert caller.user_id is not None and caller.role is not None
         if rule.scope is Scope.AUTHENTICATED:
             return caller
@@ -158,8 +211,11 @@ def require(action: Action, *, organization: OrganizationResolver | None = None)
                 raise Forbidden("Only platform administrators may do this.")
             return caller
         assert organization is not None
-        organization_id = organization(request)
-        membership = _membership(organization_id, caller.user_id) if organization_id else None
+        if inspect.iscoroutinefunction(organization):
+            organization_id = await organization(request)
+        else:
+            organization_id = await run_in_threadpool(organization, request)
+        membership = await run_in_threadpool(_membership, organization_id, caller.user_id) if organization_id else None
         if membership is None or not sees_organization(rule, caller.role, membership.role):
             raise NotFound(NOT_FOUND_MESSAGE)
         if not allowed_in_organization(rule, caller.role, membership.role, membership.permissions):

@@ -34,6 +34,9 @@ class Settings:
     rate_limit_login: int
     rate_limit_password_reset: int
     rate_limit_api_per_minute: int
+    max_file_bytes: int
+    max_project_bytes: int
+    project_cleanup_queue_url: str
 
 
 @lru_cache(maxsize=1)
@@ -58,4 +61,7 @@ def get_settings() -> Settings:
         rate_limit_login=_int("RATE_LIMIT_LOGIN_PER_15_MIN", 5),
         rate_limit_password_reset=_int("RATE_LIMIT_PASSWORD_RESET_PER_HOUR", 3),
         rate_limit_api_per_minute=_int("RATE_LIMIT_API_PER_MINUTE", 100),
+        max_file_bytes=_int("MAX_FILE_BYTES", 5 * 1024 * 1024),
+        max_project_bytes=_int("MAX_PROJECT_BYTES", 200 * 1024 * 1024),
+        project_cleanup_queue_url=env("PROJECT_CLEANUP_QUEUE_URL", ""),
     )

@@ -1,0 +1,205 @@
+"""Request and response bodies of the chats function (chats, messages, the prompt library)."""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from mm_common.models import ApiModel, UtcDatetime
+
+MAX_TITLE_LENGTH = 255
+MAX_MESSAGE_LENGTH = 100_000
+MAX_PROMPT_LENGTH = 20_000
+MAX_DESCRIPTION_LENGTH = 5_000
+MAX_CATEGORY_LENGTH = 100
+
+
+def has_control_characters(value: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in value)
+
+
+def _line(value: str, what: str, max_length: int) -> str:
+    """A one-line label (titles, categories): trimmed, 1..max_length, no control characters."""
+    value = value.strip()
+    if not value:
+        raise ValueError(f"Give the {what} some text, not only spaces.")
+    if len(value) > max_length:
+        raise ValueError(f"Use at most {max_length} characters for the {what}.")
+    if has_control_characters(value):
+        raise ValueError(f"The {what} cannot contain control characters (tabs, line breaks...).")
+    return value
+
+
+def _text(value: str, what: str) -> str:
+    """Free text (messages, prompt bodies): kept as sent, but not blank and without NUL (Postgres
+    cannot store it)."""
+    if not value.strip():
+        raise ValueError(f"The {what} cannot be empty or only spaces.")
+    if "\x00" in value:
+        raise ValueError(f"The {what} cannot contain NUL characters.")
+    return value
+
+
+def _not_null(value: Any) -> Any:
+    # Optional fields of a PATCH may be left out, but not set to null.
+    if value is None:
+        raise ValueError("Leave the field out instead of sending null.")
+    return value
+
+
+# -------------------------------------------------------------------------------------- chats
+
+
+class Chat(ApiModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    title: str | None = Field(description="Null until set, or until the first message names the chat.")
+    created_by: uuid.UUID | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class ChatEnvelope(ApiModel):
+    chat: Chat
+
+
+class ChatPage(ApiModel):
+    items: list[Chat]
+    next_cursor: str | None = None
+
+
+def _chat_title(value: str | None) -> str | None:
+    return None if value is None else _line(value, "title", MAX_TITLE_LENGTH)
+
+
+class CreateChatBody(ApiModel):
+    title: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Optional; without one, the chat is named after its first message.",
+    )
+
+    _check_title = field_validator("title")(_chat_title)
+
+
+class UpdateChatBody(ApiModel):
+    title: str = Field(max_length=1024)
+
+    _check_title = field_validator("title")(_chat_title)
+
+
+# ----------------------------------------------------------------------------------- messages
+
+
+class Message(ApiModel):
+    id: uuid.UUID
+    chat_id: uuid.UUID
+    role: Literal["user", "assistant", "system"]
+    content: str
+    metadata: dict[str, Any] | None
+    approval_state: Literal["pending", "approved", "rejected"] | None = Field(
+        description="Assistant turns with file changes: whether they were applied (null: nothing to approve)."
+    )
+    created_by: uuid.UUID | None
+    created_at: UtcDatetime
+
+
+class MessageEnvelope(ApiModel):
+    message: Message
+
+
+class MessagePage(ApiModel):
+    items: list[Message]
+    next_cursor: str | None = None
+
+
+class PostMessageBody(ApiModel):
+    content: str = Field(max_length=MAX_MESSAGE_LENGTH)
+
+    @field_validator("content")
+    @classmethod
+    def _content(cls, value: str) -> str:
+        return _text(value, "message")
+
+
+# ------------------------------------------------------------------------------------ prompts
+
+
+class Prompt(ApiModel):
+    id: uuid.UUID
+    title: str
+    description: str | None
+    content: str
+    category: str | None
+    is_public: bool
+    created_by: uuid.UUID | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+
+
+class PromptEnvelope(ApiModel):
+    prompt: Prompt
+
+
+class PromptPage(ApiModel):
+    items: list[Prompt]
+    next_cursor: str | None = None
+
+
+def _prompt_title(value: str | None) -> str | None:
+    return None if value is None else _line(value, "title", MAX_TITLE_LENGTH)
+
+
+def _prompt_content(value: str | None) -> str | None:
+    return None if value is None else _text(value, "prompt")
+
+
+def _description(value: str | None) -> str | None:
+    """Trimmed; blank means none."""
+    if value is None:
+        return None
+    value = value.strip()
+    if "\x00" in value:
+        raise ValueError("The description cannot contain NUL characters.")
+    if len(value) > MAX_DESCRIPTION_LENGTH:
+        raise ValueError(f"Use at most {MAX_DESCRIPTION_LENGTH} characters for the description.")
+    return value or None
+
+
+def _category(value: str | None) -> str | None:
+    """Trimmed; blank means none."""
+    if value is None or not value.strip():
+        return None
+    return _line(value, "category", MAX_CATEGORY_LENGTH)
+
+
+class CreatePromptBody(ApiModel):
+    title: str = Field(max_length=1024)
+    description: str | None = Field(default=None, max_length=2 * MAX_DESCRIPTION_LENGTH)
+    content: str = Field(max_length=MAX_PROMPT_LENGTH)
+    category: str | None = Field(default=None, max_length=1024)
+    is_public: bool = Field(default=False, description="Public prompts are visible to every signed-in user.")
+
+    _check_title = field_validator("title")(_prompt_title)
+    _check_description = field_validator("description")(_description)
+    _check_content = field_validator("content")(_prompt_content)
+    _check_category = field_validator("category")(_category)
+
+
+class UpdatePromptBody(ApiModel):
+    """Only the fields sent change; description and category may be set to null to clear them."""
+
+    title: str | None = Field(default=None, max_length=1024)
+    description: str | None = Field(default=None, max_length=2 * MAX_DESCRIPTION_LENGTH)
+    content: str | None = Field(default=None, max_length=MAX_PROMPT_LENGTH)
+    category: str | None = Field(default=None, max_length=1024)
+    is_public: bool | None = None
+
+    _check_not_null = field_validator("title", "content", "is_public", mode="before")(_not_null)
+    _check_title = field_validator("title")(_prompt_title)
+    _check_description = field_validator("description")(_description)
+    _check_content = field_validator("content")(_prompt_content)
+    _check_category = field_validator("category")(_category)

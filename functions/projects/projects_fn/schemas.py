@@ -1,0 +1,216 @@
+"""Request and response bodies of the projects function."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from mm_common.models import ApiModel, UtcDatetime
+
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+MAX_ENV_VALUE = 16 * 1024
+MAX_ENV_VARIABLES = 200
+
+
+def _clean_name(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("Give the project a name.")
+    return value
+
+
+def _env_changes(value: dict[str, str | None] | None) -> dict[str, str | None] | None:
+    if value is None:
+        return None
+    if len(value) > MAX_ENV_VARIABLES:
+        raise ValueError(f"A project may have at most {MAX_ENV_VARIABLES} environment variables.")
+    for name, setting in value.items():
+        if not ENV_NAME.match(name):
+            raise ValueError(
+                f"'{name}' is not a valid variable name: use letters, digits and _, not starting with a digit."
+            )
+        if setting is not None and len(setting) > MAX_ENV_VALUE:
+            raise ValueError(f"The value of {name} is longer than {MAX_ENV_VALUE} characters.")
+    return value
+
+
+class EnvironmentVariable(ApiModel):
+    name: str
+    # Only members who may manage the project see values; others see the names.
+    value: str | None
+
+
+class Project(ApiModel):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    name: str
+    slug: str
+    description: str | None
+    template: str | None
+    status: str
+    install_command: str | None
+    build_command: str | None
+    start_command: str | None
+    auto_approve: bool
+    environment_variables: list[EnvironmentVariable]
+    current_version_id: uuid.UUID | None
+    deployment_url: str | None
+    created_by: uuid.UUID | None
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    last_deployed_at: UtcDatetime | None
+
+
+class ProjectEnvelope(ApiModel):
+    project: Project
+
+
+class ProjectPage(ApiModel):
+    items: list[Project]
+    next_cursor: str | None = None
+
+
+class CreateProjectBody(ApiModel):
+    organization_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=5000)
+    template: str | None = Field(default=None, max_length=100)
+
+    _name = field_validator("name")(_clean_name)
+
+
+class UpdateProjectBody(ApiModel):
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=5000)
+    install_command: str | None = Field(default=None, max_length=1000)
+    build_command: str | None = Field(default=None, max_length=1000)
+    start_command: str | None = Field(default=None, max_length=1000)
+    auto_approve: bool | None = None
+    # NAME -> value sets or replaces a variable; NAME -> null removes it; others stay.
+    environment_variables: dict[str, str | None] | None = None
+
+    _name = field_validator("name")(_clean_name)
+    _env = field_validator("environment_variables")(_env_changes)
+
+
+class Template(ApiModel):
+    id: str
+    name: str
+    description: str
+    default: bool
+    file_count: int
+
+
+class TemplateList(ApiModel):
+    items: list[Template]
+
+
+class FileEntry(ApiModel):
+    path: str
+    size: int
+    language: str | None
+    sha256: str
+    encoding: Literal["utf-8", "base64"]
+    mode: int
+    updated_at: UtcDatetime
+
+
+class FilePage(ApiModel):
+    items: list[FileEntry]
+    next_cursor: str | None = None
+
+
+class FileContent(ApiModel):
+    path: str
+    content: str
+    encoding: Literal["utf-8", "base64"]
+    size: int
+    sha256: str
+    language: str | None
+    mode: int
+    updated_at: UtcDatetime | None = None
+
+
+class PutFileBody(ApiModel):
+    # Text as is (utf-8), or any bytes as base64. Limits are checked on the decoded bytes.
+    content: str
+    encoding: Literal["utf-8", "base64"] = "utf-8"
+    mode: int | None = Field(default=None, ge=0, le=0o7777)
+
+
+class RenameFileBody(ApiModel):
+    from_: str = Field(alias="from", min_length=1, max_length=2048)
+    to: str = Field(min_length=1, max_length=2048)
+
+
+class Version(ApiModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    number: int
+    parent_id: uuid.UUID | None
+    message: str | None
+    source: str
+    created_by: uuid.UUID | None
+    message_id: uuid.UUID | None
+    file_count: int
+    total_size: int
+    restored_from_id: uuid.UUID | None
+    is_current: bool
+    tags: list[str] = Field(default_factory=list)
+    created_at: UtcDatetime
+
+
+class VersionEnvelope(ApiModel):
+    version: Version
+
+
+class VersionPage(ApiModel):
+    items: list[Version]
+    next_cursor: str | None = None
+
+
+class VersionFile(ApiModel):
+    path: str
+    sha256: str
+    size: int
+    mode: int
+
+
+class VersionDetail(ApiModel):
+    version: Version
+    files: list[VersionFile]
+
+
+class CreateVersionBody(ApiModel):
+    message: str | None = Field(default=None, max_length=2000)
+
+
+class TagBody(ApiModel):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[\w.\-]+$")
+
+
+class FileChange(ApiModel):
+    path: str
+    status: Literal["added", "modified", "deleted", "renamed"]
+    old_path: str | None
+    size: int
+    binary: bool = False
+    patch: str | None = None
+
+
+class Diff(ApiModel):
+    from_version_id: uuid.UUID | None
+    to_version_id: uuid.UUID
+    files: list[FileChange]
+
+
+class Archive(ApiModel):
+    url: str
+    expires_in: int
+
+
+def version_model(row: dict[str, Any], tags: list[str] | None = None) -> Version:
+    return Version.model_validate({**{k: row[k] for k in Version.model_fields if k != "tags"}, "tags": tags or []})
