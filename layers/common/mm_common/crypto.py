@@ -25,9 +25,7 @@ def _b64(data: bytes) -> str:
 
 
 def seal(plaintext: str, context: dict[str, str]) -> dict[str, Any]:
-    key = client("kms").generate_data_key(
-        KeyId=get_settings().kms_key_id, KeySpec="AES_256", EncryptionContext=context
-    )
+    key = client("kms").generate_data_key(KeyId=get_settings().kms_key_id, KeySpec="AES_256", EncryptionContext=context)
     nonce = os.urandom(12)
     ciphertext = AESGCM(key["Plaintext"]).encrypt(nonce, plaintext.encode("utf-8"), None)
     return {"v": FORMAT_VERSION, "key": _b64(key["CiphertextBlob"]), "nonce": _b64(nonce), "data": _b64(ciphertext)}

@@ -127,5 +127,3 @@ def delete_prefix(prefix: str) -> int:
             s3.delete_objects(Bucket=_bucket(), Delete={"Objects": chunk, "Quiet": True})
             deleted += len(chunk)
     return deleted
-
-
