@@ -364,3 +364,67 @@ def test_deleting_a_project_removes_rows_then_its_s3_objects(
     for poller in stack.pollers["ProjectCleanupFunction"]:
         poller.poll_once()
     assert not any(k.startswith(prefix) for k in bucket_keys(stack))
+
+
+def test_deleting_a_project_collects_blobs_no_one_else_uses(
+    client: TestClient,
+    owner: Account,
+    org: Any,
+    stack: LocalStack,
+    db: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mm_common.config import get_settings
+
+    doomed = create_project(client, owner, org, "Doomed", template="blank")
+    kept = create_project(client, owner, org, "Kept", template="blank")  # the same template files: shared blobs
+    unique = put(client, owner, doomed, "only-here.txt", "nobody else has this\n").json()["sha256"]
+    client.post(f"/api/projects/{doomed['id']}/versions", headers=owner.headers)
+    shared = client.get(f"/api/projects/{kept['id']}/files/index.html", headers=owner.headers).json()["sha256"]
+    blob = f"orgs/{org}/blobs/"
+    assert {blob + unique, blob + shared} <= bucket_keys(stack)
+
+    monkeypatch.setenv("BLOB_GC_GRACE_HOURS", "0")
+    get_settings.cache_clear()
+    try:
+        assert client.delete(f"/api/projects/{doomed['id']}", headers=owner.headers).status_code == 204
+        for poller in stack.pollers["ProjectCleanupFunction"]:
+            poller.poll_once()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    keys = bucket_keys(stack)
+    assert blob + unique not in keys and blob + shared in keys
+    recorded = {
+        r[0] for r in db.execute("SELECT sha256 FROM snapshot_blobs WHERE organization_id = %s", (org,)).fetchall()
+    }
+    assert unique not in recorded and shared in recorded
+    # The surviving project is whole: its version still restores.
+    version = client.get(f"/api/projects/{kept['id']}", headers=owner.headers).json()["project"]["currentVersionId"]
+    assert (
+        client.post(f"/api/projects/{kept['id']}/versions/{version}/restore", headers=owner.headers).status_code == 201
+    )
+
+
+def test_maintenance_collects_blobs_that_were_never_recorded(
+    client: TestClient, owner: Account, org: Any, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mm_common.config import get_settings
+
+    project = create_project(client, owner, org, template="blank")
+    recorded = client.get(f"/api/projects/{project['id']}/files/index.html", headers=owner.headers).json()["sha256"]
+    assert stack.moto is not None
+    s3 = aws_client("s3", stack.moto.endpoint)
+    orphan = f"orgs/{org}/blobs/{'f' * 64}"
+    s3.put_object(Bucket=stack.outputs["SnapshotsBucket"], Key=orphan, Body=b"left behind by a failed version")
+    monkeypatch.setenv("BLOB_GC_GRACE_HOURS", "0")
+    get_settings.cache_clear()
+    try:
+        assert stack.scheduler is not None
+        result = stack.scheduler.run_now("MaintenanceFunction")
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result["deleted"]["unrecordedBlobs"] >= 1
+    keys = bucket_keys(stack)
+    assert orphan not in keys and f"orgs/{org}/blobs/{recorded}" in keys

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mm_common import db
+from mm_common import db, snapshots
+from mm_common.config import get_settings
 from mm_common.observability import for_service
 
 obs = for_service("maintenance")
@@ -26,6 +27,11 @@ def run_cleanup() -> dict[str, int]:
     with db.transaction() as conn:
         for name, statement in CLEANUP_STATEMENTS.items():
             deleted[name] = conn.execute(statement).rowcount
+    # Blobs uploaded by a version whose transaction then failed: in S3, never recorded.
+    with db.transaction() as conn:
+        deleted["unrecordedBlobs"] = snapshots.collect_unrecorded_blobs(
+            conn, grace_hours=get_settings().blob_gc_grace_hours
+        )
     return deleted
 
 

@@ -1,8 +1,5 @@
-"""Deletes a deleted project's objects (manifests, archives) from the snapshots bucket.
-
-Blobs are shared by every project of an organization, so they are not deleted here: the
-maintenance schedule collects blobs no version refers to any more.
-"""
+"""Deletes a deleted project's objects (manifests, archives) from the snapshots bucket, then
+the organization's blobs that no version or working copy refers to any more."""
 
 from __future__ import annotations
 
@@ -13,6 +10,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from mm_common import db, snapshots
+from mm_common.config import get_settings
 from mm_common.observability import for_service
 
 obs = for_service("project-cleanup")
@@ -27,8 +25,12 @@ def delete_project_objects(record: SQSRecord) -> None:
         obs.logger.warning("project still exists; keeping its objects", extra={"project_id": project_id})
         return
     deleted = snapshots.delete_prefix(snapshots.project_prefix(organization_id, project_id))
+    # Blobs only that project used are garbage now; blobs shared with other projects stay.
+    with db.transaction() as conn:
+        swept = snapshots.sweep_organization(conn, organization_id, grace_hours=get_settings().blob_gc_grace_hours)
     obs.metrics.add_metric(name="ProjectObjectsDeleted", unit="Count", value=deleted)
-    obs.logger.info("deleted project objects", extra={"project_id": project_id, "objects": deleted})
+    obs.metrics.add_metric(name="BlobsCollected", unit="Count", value=swept)
+    obs.logger.info("deleted project objects", extra={"project_id": project_id, "objects": deleted, "blobs": swept})
 
 
 @obs.logger.inject_lambda_context(clear_state=True)

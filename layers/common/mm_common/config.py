@@ -37,6 +37,7 @@ class Settings:
     max_file_bytes: int
     max_project_bytes: int
     project_cleanup_queue_url: str
+    blob_gc_grace_hours: int
 
 
 @lru_cache(maxsize=1)
@@ -64,4 +65,5 @@ def get_settings() -> Settings:
         max_file_bytes=_int("MAX_FILE_BYTES", 5 * 1024 * 1024),
         max_project_bytes=_int("MAX_PROJECT_BYTES", 200 * 1024 * 1024),
         project_cleanup_queue_url=env("PROJECT_CLEANUP_QUEUE_URL", ""),
+        blob_gc_grace_hours=_int("BLOB_GC_GRACE_HOURS", 24),
     )

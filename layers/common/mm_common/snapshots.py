@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from mm_common.aws import client
@@ -50,10 +51,18 @@ def _bucket() -> str:
     return get_settings().snapshots_bucket
 
 
+def _lock_blobs(conn: Connection, organization_id: Any, *, exclusive: bool) -> None:
+    """Writers that rely on ``snapshot_blobs`` share this lock; the garbage sweep takes it alone,
+    so it never deletes a blob a version being written has just counted on (held to commit)."""
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    conn.execute(f"SELECT {function}(hashtextextended(%s, 42))", (f"blobs:{organization_id}",))
+
+
 def stored_blobs(conn: Connection, organization_id: Any, shas: Iterable[str]) -> set[str]:
     wanted = list(set(shas))
     if not wanted:
         return set()
+    _lock_blobs(conn, organization_id, exclusive=False)
     rows = conn.execute(
         "SELECT sha256 FROM snapshot_blobs WHERE organization_id = %s AND sha256 = ANY(%s)",
         (organization_id, wanted),
@@ -126,4 +135,94 @@ def delete_prefix(prefix: str) -> int:
             chunk = objects[start : start + 1000]
             s3.delete_objects(Bucket=_bucket(), Delete={"Objects": chunk, "Quiet": True})
             deleted += len(chunk)
+    return deleted
+
+
+def referenced_blobs(conn: Connection, organization_id: Any) -> set[str]:
+    """Every blob the organization still needs: in a version's manifest, or a binary working file."""
+    referenced = {
+        row["sha256"]
+        for row in conn.execute(
+            "SELECT DISTINCT f.sha256 FROM project_files f JOIN projects p ON p.id = f.project_id"
+            " WHERE p.organization_id = %s AND f.blob_key IS NOT NULL",
+            (organization_id,),
+        ).fetchall()
+    }
+    keys = conn.execute(
+        "SELECT v.manifest_key FROM project_versions v JOIN projects p ON p.id = v.project_id"
+        " WHERE p.organization_id = %s",
+        (organization_id,),
+    ).fetchall()
+    s3 = client("s3")
+
+    def shas(key: str) -> set[str]:
+        body = s3.get_object(Bucket=_bucket(), Key=key)["Body"].read()
+        return {entry["sha256"] for entry in json.loads(body)["files"].values()}
+
+    with ThreadPoolExecutor(max_workers=PARALLELISM) as pool:
+        for found in pool.map(shas, [row["manifest_key"] for row in keys]):
+            referenced |= found
+    return referenced
+
+
+def sweep_organization(conn: Connection, organization_id: Any, *, grace_hours: int = 24) -> int:
+    """Delete the organization's blobs nothing refers to any more (after a project deletion).
+
+    Blobs recorded within the grace period are kept: a version being written right now has
+    uploaded (and recorded) its blobs before its manifest is readable.
+    """
+    _lock_blobs(conn, organization_id, exclusive=True)
+    referenced = referenced_blobs(conn, organization_id)
+    candidates = [
+        row["sha256"]
+        for row in conn.execute(
+            "SELECT sha256 FROM snapshot_blobs WHERE organization_id = %s"
+            " AND created_at < now() - make_interval(hours => %s)",
+            (organization_id, grace_hours),
+        ).fetchall()
+        if row["sha256"] not in referenced
+    ]
+    if not candidates:
+        return 0
+    conn.execute(
+        "DELETE FROM snapshot_blobs WHERE organization_id = %s AND sha256 = ANY(%s)", (organization_id, candidates)
+    )
+    s3 = client("s3")
+    for start in range(0, len(candidates), 1000):
+        chunk = candidates[start : start + 1000]
+        s3.delete_objects(
+            Bucket=_bucket(),
+            Delete={"Objects": [{"Key": blob_key(organization_id, sha)} for sha in chunk], "Quiet": True},
+        )
+    return len(candidates)
+
+
+def collect_unrecorded_blobs(conn: Connection, *, grace_hours: int = 24, limit: int = 10_000) -> int:
+    """Delete blobs S3 has but ``snapshot_blobs`` does not: uploads whose transaction never committed."""
+    cutoff = datetime.now(UTC) - timedelta(hours=grace_hours)
+    s3 = client("s3")
+    deleted = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=_bucket(), Prefix="orgs/"):
+        stale = [
+            item["Key"]
+            for item in page.get("Contents", [])
+            if "/blobs/" in item["Key"] and item["LastModified"] < cutoff
+        ]
+        if not stale:
+            continue
+        pairs = [(key.split("/")[1], key.rsplit("/", 1)[1]) for key in stale]
+        recorded = {
+            (str(row["organization_id"]), row["sha256"])
+            for row in conn.execute(
+                "SELECT organization_id, sha256 FROM snapshot_blobs"
+                " WHERE (organization_id::text, sha256::text) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                ([p[0] for p in pairs], [p[1] for p in pairs]),
+            ).fetchall()
+        }
+        orphans = [key for key, pair in zip(stale, pairs, strict=True) if pair not in recorded]
+        if orphans:
+            s3.delete_objects(Bucket=_bucket(), Delete={"Objects": [{"Key": k} for k in orphans], "Quiet": True})
+            deleted += len(orphans)
+        if deleted >= limit:
+            break
     return deleted
