@@ -50,6 +50,7 @@ openapi: install
 bench: install
 	$(PY) bench/api_latency.py
 	$(PY) bench/auth.py
+	$(PY) bench/versions.py
 
 clean-local:
 	rm -rf .local
