@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.testclient import TestClient
 
+from mm_common import ratelimit
 from mm_common.tokens import signing_key
 from tests.identity import PASSWORD, make_user
 
@@ -278,7 +279,15 @@ def test_forgot_password_never_reveals_accounts_and_reset_works_once(
     assert me.status_code == 401
 
 
-def test_login_is_rate_limited_per_email(client: TestClient, db: psycopg.Connection[Any]) -> None:
+@pytest.fixture
+def still_clock(monkeypatch: pytest.MonkeyPatch) -> float:
+    """Hold time in the middle of every rate-limit window, so no test straddles a window's end."""
+    now = 1_800_000_000.0 + 450.0  # 7.5 minutes into a 15-minute window, 30 s into a minute
+    monkeypatch.setattr(ratelimit, "clock", lambda: now)
+    return now
+
+
+def test_login_is_rate_limited_per_email(client: TestClient, db: psycopg.Connection[Any], still_clock: float) -> None:
     make_user(db, "hank@example.com")
     statuses = [login(client, "hank@example.com", "wrong-password").status_code for _ in range(5)]
     assert statuses == [401] * 5
@@ -288,29 +297,31 @@ def test_login_is_rate_limited_per_email(client: TestClient, db: psycopg.Connect
     assert 0 < int(limited.headers["retry-after"]) <= 15 * 60
 
 
-def test_password_reset_requests_are_rate_limited(client: TestClient) -> None:
+def test_password_reset_requests_are_rate_limited(client: TestClient, still_clock: float) -> None:
     statuses = [
         client.post("/api/auth/forgot-password", json={"email": "ivy@example.com"}).status_code for _ in range(4)
     ]
     assert statuses == [202, 202, 202, 429]
 
 
-def test_api_requests_are_rate_limited_per_user(client: TestClient, db: psycopg.Connection[Any]) -> None:
+def test_api_requests_are_rate_limited_per_user(
+    client: TestClient, db: psycopg.Connection[Any], still_clock: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mm_common.config import get_settings
+
     user = make_user(db)
-    db.execute(
-        "INSERT INTO rate_limits (bucket, window_start, count) VALUES (%s, date_trunc('minute', now()), 100)"
-        " ON CONFLICT (bucket, window_start) DO UPDATE SET count = 100",
-        (f"api:{user.id}",),
-    )
-    response = client.get("/api/users/me", headers=user.headers)
-    # Either this minute is full (429) or the window just turned over (200): both are the limiter working.
-    if response.status_code == 200:
-        response = client.get("/api/users/me", headers=user.headers)
-    for _ in range(101):
-        if response.status_code == 429:
-            break
-        response = client.get("/api/users/me", headers=user.headers)
-    assert response.status_code == 429 and int(response.headers["retry-after"]) <= 60
+    monkeypatch.setenv("RATE_LIMIT_API_PER_MINUTE", "3")
+    get_settings.cache_clear()
+    try:
+        statuses = [client.get("/api/users/me", headers=user.headers).status_code for _ in range(4)]
+        limited = client.get("/api/users/me", headers=user.headers)
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert statuses == [200, 200, 200, 429]
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "30"
+    other = make_user(db)
+    assert client.get("/api/users/me", headers=other.headers).status_code == 200  # per user
 
 
 def _forge(claims: dict[str, Any], key: Any, algorithm: str) -> str:

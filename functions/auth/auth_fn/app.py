@@ -452,7 +452,7 @@ def list_users(
         params += key
     if q:
         conditions.append("(email ILIKE %s OR full_name ILIKE %s)")
-        pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = db.contains_pattern(q)
         params += [pattern, pattern]
     if role:
         conditions.append("role = %s")

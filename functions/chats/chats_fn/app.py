@@ -209,12 +209,6 @@ def _query_text(value: str | None, name: str) -> str | None:
     return value
 
 
-def _like_pattern(text: str) -> str:
-    """A case-insensitive "contains" pattern, with LIKE's wildcards in ``text`` taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 # -------------------------------------------------------------------------------------- chats
 
 
@@ -411,7 +405,7 @@ def list_prompts(
         conditions.append("category = %s")
         params.append(category)
     if q:
-        pattern = _like_pattern(q)
+        pattern = db.contains_pattern(q)
         conditions.append("(title ILIKE %s ESCAPE '\\' OR description ILIKE %s ESCAPE '\\')")
         params += [pattern, pattern]
     if key:

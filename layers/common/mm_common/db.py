@@ -131,3 +131,9 @@ def fetch_one(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> DictRow 
 def fetch_all(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[DictRow]:
     with transaction() as conn:
         return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+def contains_pattern(text: str) -> str:
+    """An ILIKE pattern matching ``text`` anywhere, with LIKE's wildcards in it taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -10,9 +10,14 @@ from mm_common import db
 from mm_common.errors import TooManyRequests
 
 
+def clock() -> float:
+    """Seconds since the epoch; one seam so tests can hold time still inside a window."""
+    return time.time()
+
+
 def hit(bucket: str, *, limit: int, window_s: int, message: str) -> None:
     """Count one event in ``bucket``; raise 429 (with Retry-After) once over ``limit``."""
-    now = time.time()
+    now = clock()
     window_start = math.floor(now / window_s) * window_s
     with db.transaction() as conn:
         row = conn.execute(
