@@ -120,6 +120,7 @@ class LocalStack:
             self.mailbox = Mailbox(cfg.data_dir / "aws" / "mail.json")
 
         self._bootstrap_admin()
+        self._seed_ai_catalog()
         self._build_workers(provisioner)
         if cfg.run_workers:
             for pollers in self.pollers.values():
@@ -158,6 +159,13 @@ class LocalStack:
 
             if ensure_admin(email, password):
                 print(f"[stack] created admin {email}")
+
+    def _seed_ai_catalog(self) -> None:
+        from mm_common import db
+        from mm_common.ai.catalog import seed_catalog
+
+        with db.transaction() as conn:
+            seed_catalog(conn)
 
     def _build_workers(self, provisioner: AwsProvisioner) -> None:
         assert self.runtime is not None and self.moto is not None

@@ -37,6 +37,16 @@ def cmd_create_admin(args: argparse.Namespace) -> None:
     print(f"admin {args.email} {'created' if created else 'already exists; left unchanged'}")
 
 
+def cmd_seed_catalog(_: argparse.Namespace) -> None:
+    os.environ["DATABASE_URL"] = _database_url()
+    from mm_common import db
+    from mm_common.ai.catalog import seed_catalog
+
+    with db.transaction() as conn:
+        added = seed_catalog(conn)
+    print(f"AI catalog: {added['providers']} provider(s) and {added['models']} model(s) added")
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     from devstack.openapi import build_openapi
 
@@ -57,6 +67,9 @@ def main() -> None:
     admin.add_argument("--password", help="defaults to $MM_ADMIN_PASSWORD")
     admin.add_argument("--name", default="Administrator")
     admin.set_defaults(func=cmd_create_admin)
+    sub.add_parser("seed-catalog", help="add the built-in AI providers and models if missing").set_defaults(
+        func=cmd_seed_catalog
+    )
     openapi = sub.add_parser("openapi", help="write the whole API's OpenAPI 3.1 document")
     openapi.add_argument("--output", default=str(REPO_ROOT / "functions/system/system_fn/openapi.json"))
     openapi.set_defaults(func=cmd_openapi)

@@ -223,7 +223,65 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/prompts/{id}"): lambda w: {"path": {"id": _own_prompt(w)}},
     ("PATCH", "/api/prompts/{id}"): lambda w: {"path": {"id": _own_prompt(w)}, "json": {"title": "Renamed"}},
     ("DELETE", "/api/prompts/{id}"): lambda w: {"path": {"id": _own_prompt(w)}},
+    # The AI catalog and users' own keys.
+    ("GET", "/api/admin/ai-providers"): lambda w: {},
+    ("POST", "/api/admin/ai-providers"): lambda w: {
+        "json": {"slug": "extra", "name": "Extra", "kind": "openai_compatible", "apiBaseUrl": "http://127.0.0.1:9/v1"}
+    },
+    ("GET", "/api/admin/ai-providers/{id}"): lambda w: {"path": {"id": _provider(w)}},
+    ("PATCH", "/api/admin/ai-providers/{id}"): lambda w: {"path": {"id": _provider(w)}, "json": {"name": "Renamed"}},
+    ("DELETE", "/api/admin/ai-providers/{id}"): lambda w: {"path": {"id": _provider(w)}},
+    ("GET", "/api/admin/ai-models"): lambda w: {},
+    ("POST", "/api/admin/ai-models"): lambda w: {
+        "json": {"providerId": str(_provider(w)), "displayName": "New", "apiName": "new-model"}
+    },
+    ("GET", "/api/admin/ai-models/{id}"): lambda w: {"path": {"id": _model(w)}},
+    ("PATCH", "/api/admin/ai-models/{id}"): lambda w: {"path": {"id": _model(w)}, "json": {"displayName": "Renamed"}},
+    ("DELETE", "/api/admin/ai-models/{id}"): lambda w: {"path": {"id": _model(w)}},
+    ("GET", "/api/ai/models"): lambda w: {},
+    ("GET", "/api/users/me/api-keys"): lambda w: {},
+    ("PUT", "/api/users/me/api-keys/{providerId}"): lambda w: {
+        "path": {"providerId": _provider(w)},
+        "json": {"apiKey": "sk-matrix-0123456789"},
+    },
+    ("GET", "/api/users/me/api-keys/{providerId}"): lambda w: {"path": {"providerId": _own_key(w)}},
+    ("DELETE", "/api/users/me/api-keys/{providerId}"): lambda w: {"path": {"providerId": _own_key(w)}},
 }
+
+
+def _provider(world: World) -> uuid.UUID:
+    if "provider" not in world.extras:
+        row = world.db.execute(
+            "INSERT INTO ai_providers (slug, name, kind, api_base_url)"
+            " VALUES (%s, 'Matrix', 'openai', %s) RETURNING id",
+            (f"matrix-{uuid.uuid4().hex[:8]}", "https://api.example.com/v1"),
+        ).fetchone()
+        assert row is not None
+        world.extras["provider"] = row[0]
+    return world.extras["provider"]  # type: ignore[no-any-return]
+
+
+def _model(world: World) -> uuid.UUID:
+    row = world.db.execute(
+        "INSERT INTO ai_models (provider_id, display_name, api_name) VALUES (%s, 'M', 'm') RETURNING id",
+        (_provider(world),),
+    ).fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+def _own_key(world: World) -> uuid.UUID:
+    from mm_common.ai.keys import seal_key
+
+    provider = _provider(world)
+    if world.caller is not None:
+        encrypted_key, data_key = seal_key(world.caller.id, provider, "sk-matrix-0123456789")
+        world.db.execute(
+            "INSERT INTO user_api_keys (user_id, provider_id, encrypted_key, encrypted_data_key, key_last4)"
+            " VALUES (%s, %s, %s, %s, '6789')",
+            (world.caller.id, provider, encrypted_key, data_key),
+        )
+    return provider
 
 
 def _chat(world: World) -> uuid.UUID:

@@ -1,0 +1,1 @@
+"""The AI side of MoreMinimore: what a model's answer means for a project, and how it is applied."""

@@ -1,0 +1,152 @@
+"""The AI catalog (admins), the models users can pick, and users' own provider keys (BYOK)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+from starlette.testclient import TestClient
+
+from mm_common import db as mm_db
+from mm_common.ai.catalog import BUILTIN_MODELS, BUILTIN_PROVIDERS, seed_catalog
+from mm_common.ai.keys import user_api_key
+from tests.identity import Account, make_user
+
+
+@pytest.fixture
+def catalog(database_url: str) -> dict[str, Any]:
+    with mm_db.transaction() as conn:
+        seed_catalog(conn)
+        providers = {r["slug"]: r["id"] for r in conn.execute("SELECT slug, id FROM ai_providers").fetchall()}
+    return providers
+
+
+@pytest.fixture
+def admin(db: psycopg.Connection[Any]) -> Account:
+    return make_user(db, role="admin")
+
+
+def test_seed_is_idempotent_and_complete(catalog: dict[str, Any], db: psycopg.Connection[Any]) -> None:
+    assert set(catalog) == {p[0] for p in BUILTIN_PROVIDERS}
+    with mm_db.transaction() as conn:
+        assert seed_catalog(conn) == {"providers": 0, "models": 0}
+    assert db.execute("SELECT count(*) FROM ai_models").fetchone() == (len(BUILTIN_MODELS),)
+
+
+def test_admins_manage_providers_and_models(
+    client: TestClient, admin: Account, catalog: dict[str, Any], db: psycopg.Connection[Any]
+) -> None:
+    created = client.post(
+        "/api/admin/ai-providers",
+        json={
+            "slug": "lmstudio",
+            "name": "LM Studio",
+            "kind": "openai_compatible",
+            "apiBaseUrl": "http://127.0.0.1:1234/v1/",
+        },
+        headers=admin.headers,
+    )
+    assert created.status_code == 201
+    provider = created.json()["provider"]
+    assert provider["apiBaseUrl"] == "http://127.0.0.1:1234/v1" and provider["isBuiltin"] is False
+    again = {"slug": "lmstudio", "name": "Again", "kind": "openai", "apiBaseUrl": "https://a.example"}
+    assert client.post("/api/admin/ai-providers", json=again, headers=admin.headers).status_code == 409
+
+    model = client.post(
+        "/api/admin/ai-models",
+        json={
+            "providerId": provider["id"],
+            "displayName": "Local",
+            "apiName": "local-model",
+            "contextWindow": 8192,
+            "maxOutputTokens": 2048,
+        },
+        headers=admin.headers,
+    )
+    assert model.status_code == 201
+    model_id = model.json()["model"]["id"]
+    duplicate = client.post(
+        "/api/admin/ai-models",
+        json={"providerId": provider["id"], "displayName": "Again", "apiName": "local-model"},
+        headers=admin.headers,
+    )
+    assert duplicate.status_code == 409
+    updated = client.patch(f"/api/admin/ai-models/{model_id}", json={"isAvailable": False}, headers=admin.headers)
+    assert updated.json()["model"]["isAvailable"] is False
+    names = {m["apiName"] for m in client.get("/api/ai/models", headers=admin.headers).json()["items"]}
+    assert "local-model" not in names and "gpt-4.1" in names
+
+    disabled = client.patch(
+        f"/api/admin/ai-providers/{catalog['openai']}", json={"isEnabled": False}, headers=admin.headers
+    )
+    assert disabled.status_code == 200
+    names = {m["apiName"] for m in client.get("/api/ai/models", headers=admin.headers).json()["items"]}
+    assert "gpt-4.1" not in names
+
+    assert client.delete(f"/api/admin/ai-providers/{provider['id']}", headers=admin.headers).status_code == 204
+    assert db.execute("SELECT count(*) FROM ai_models WHERE api_name = 'local-model'").fetchone() == (0,)
+    actions = {r[0] for r in db.execute("SELECT action FROM audit_logs").fetchall()}
+    assert {"ai_provider.create", "ai_model.create", "ai_model.update", "ai_provider.delete"} <= actions
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "ftp://example.com",
+        "http://user:secret@example.com/v1",
+        "https://example.com/v1#x",
+        "not a url",
+    ],
+)
+def test_base_urls_are_plain_http(client: TestClient, admin: Account, url: str, db: psycopg.Connection[Any]) -> None:
+    response = client.post(
+        "/api/admin/ai-providers",
+        json={"slug": "bad", "name": "Bad", "kind": "openai", "apiBaseUrl": url},
+        headers=admin.headers,
+    )
+    assert response.status_code == 422
+    assert db.execute("SELECT count(*) FROM ai_providers WHERE slug = 'bad'").fetchone() == (0,)
+
+
+def test_users_keep_their_own_keys_encrypted_and_masked(
+    client: TestClient, catalog: dict[str, Any], db: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user = make_user(db)
+    openai = catalog["openai"]
+    secret = "sk-test-0123456789abcdefWXYZ"
+    stored = client.put(f"/api/users/me/api-keys/{openai}", json={"apiKey": f"  {secret} "}, headers=user.headers)
+    assert stored.status_code == 200
+    assert stored.json()["apiKey"]["maskedKey"] == "••••WXYZ"
+    assert secret not in stored.text
+    listed = client.get("/api/users/me/api-keys", headers=user.headers)
+    assert [k["providerName"] for k in listed.json()["items"]] == ["OpenAI"] and secret not in listed.text
+    row = db.execute("SELECT encrypted_key, encrypted_data_key FROM user_api_keys").fetchone()
+    assert row is not None and secret not in row[0] and secret not in row[1]
+
+    with mm_db.transaction() as conn:
+        assert user_api_key(conn, user.id, openai) == secret
+    # The ciphertext only opens for its own user and provider.
+    other = make_user(db)
+    db.execute(
+        "INSERT INTO user_api_keys (user_id, provider_id, encrypted_key, encrypted_data_key, key_last4)"
+        " SELECT %s, provider_id, encrypted_key, encrypted_data_key, key_last4 FROM user_api_keys WHERE user_id = %s",
+        (other.id, user.id),
+    )
+    with pytest.raises(Exception), mm_db.transaction() as conn:  # noqa: B017 - KMS refuses the wrong context
+        user_api_key(conn, other.id, openai)
+
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.setenv("GOOGLE_API_KEY", "platform-key")
+    sources = {m["apiName"]: m["keySource"] for m in client.get("/api/ai/models", headers=user.headers).json()["items"]}
+    assert (
+        sources["gpt-4.1"] == "user"
+        and sources["gemini-2.5-pro"] == "platform"
+        and sources["claude-sonnet-4-5"] == "none"
+    )
+
+    assert client.delete(f"/api/users/me/api-keys/{openai}", headers=user.headers).status_code == 204
+    assert client.get(f"/api/users/me/api-keys/{openai}", headers=user.headers).status_code == 404
+    bad = client.put(f"/api/users/me/api-keys/{openai}", json={"apiKey": "has spaces inside"}, headers=user.headers)
+    assert bad.status_code == 422
