@@ -9,7 +9,8 @@ from typing import Annotated, Any
 
 from fastapi import Header, Path, Query, Response
 
-from mm_common import audit, crypto, db, snapshots
+from mm_common import audit, crypto, db, snapshots, versions
+from mm_common import workspace as working_copy
 from mm_common.api import create_app, lambda_handler
 from mm_common.auth import (
     Caller,
@@ -27,7 +28,6 @@ from mm_common.paths import PathError, language_for, normalize_path
 from mm_common.permissions import Action, GlobalRole
 from mm_common.project_templates import DEFAULT_TEMPLATE_ID, get_template, list_templates
 from mm_common.slugs import slugify, unique_slug
-from projects_fn import versions, working_copy
 from projects_fn.schemas import (
     Archive,
     CreateProjectBody,
