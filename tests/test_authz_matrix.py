@@ -217,12 +217,20 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("PATCH", "/api/chats/{id}"): lambda w: {"path": {"id": _chat(w)}, "json": {"title": "Renamed"}},
     ("DELETE", "/api/chats/{id}"): lambda w: {"path": {"id": _chat(w)}},
     ("GET", "/api/chats/{id}/messages"): lambda w: {"path": {"id": _chat(w)}},
-    ("POST", "/api/chats/{id}/messages"): lambda w: {"path": {"id": _chat(w)}, "json": {"content": "Hello"}},
+    ("POST", "/api/chats/{id}/messages"): lambda w: {
+        "path": {"id": _chat(w)},
+        "json": {"content": "Hello", "modelId": str(_model(w))},
+    },
     ("POST", "/api/prompts"): lambda w: {"json": {"title": "Prompt", "content": "Do it."}},
     ("GET", "/api/prompts"): lambda w: {},
     ("GET", "/api/prompts/{id}"): lambda w: {"path": {"id": _own_prompt(w)}},
     ("PATCH", "/api/prompts/{id}"): lambda w: {"path": {"id": _own_prompt(w)}, "json": {"title": "Renamed"}},
     ("DELETE", "/api/prompts/{id}"): lambda w: {"path": {"id": _own_prompt(w)}},
+    # Generation jobs and proposals.
+    ("GET", "/api/jobs/{id}"): lambda w: {"path": {"id": _job(w)}},
+    ("POST", "/api/jobs/{id}/cancel"): lambda w: {"path": {"id": _job(w)}},
+    ("POST", "/api/messages/{id}/approve"): lambda w: {"path": {"id": _proposal(w)}},
+    ("POST", "/api/messages/{id}/reject"): lambda w: {"path": {"id": _proposal(w)}},
     # The AI catalog and users' own keys.
     ("GET", "/api/admin/ai-providers"): lambda w: {},
     ("POST", "/api/admin/ai-providers"): lambda w: {
@@ -282,6 +290,28 @@ def _own_key(world: World) -> uuid.UUID:
             (world.caller.id, provider, encrypted_key, data_key),
         )
     return provider
+
+
+def _job(world: World) -> uuid.UUID:
+    row = world.db.execute(
+        "INSERT INTO generation_jobs (chat_id, project_id, organization_id, created_by)"
+        " VALUES (%s, %s, %s, %s) RETURNING id",
+        (_chat(world), world.project()["id"], world.organization, world.owner.id),
+    ).fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+def _proposal(world: World) -> uuid.UUID:
+    """An assistant answer proposing a new file (applies cleanly to the blank template)."""
+    answer = '<mm-write path="notes.txt">hello</mm-write><mm-chat-summary>Notes</mm-chat-summary>'
+    row = world.db.execute(
+        "INSERT INTO messages (chat_id, role, content, approval_state, proposal)"
+        " VALUES (%s, 'assistant', %s, 'pending', %s) RETURNING id",
+        (_chat(world), answer, Jsonb({"title": "Notes", "files": [], "baseline": {"notes.txt": None}})),
+    ).fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
 
 
 def _chat(world: World) -> uuid.UUID:

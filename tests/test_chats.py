@@ -47,9 +47,25 @@ def create_chat(client: TestClient, user: User, project: Any, **body: Any) -> di
     return chat
 
 
+@pytest.fixture(autouse=True)
+def _ai_catalog(database_url: str) -> None:
+    """Posting a message starts a generation job, which needs a model in the catalog."""
+    from mm_common import db as mm_db
+    from mm_common.ai.catalog import seed_catalog
+
+    with mm_db.transaction() as conn:
+        seed_catalog(conn)
+
+
 def post_message(client: TestClient, user: User, chat_id: Any, content: str) -> dict[str, Any]:
     response = client.post(f"/api/chats/{chat_id}/messages", json={"content": content}, headers=user.headers)
-    assert response.status_code == 201, response.text
+    assert response.status_code == 202, response.text
+    # These tests are about storing messages: end the generation job as a worker would, so the
+    # chat accepts the next message (one generation at a time per chat).
+    from mm_common import db as mm_db
+
+    with mm_db.transaction() as conn:
+        conn.execute("UPDATE generation_jobs SET status = 'canceled' WHERE id = %s", (response.json()["job"]["id"],))
     message: dict[str, Any] = response.json()["message"]
     return message
 
@@ -123,6 +139,10 @@ EXPECTED_ROUTES = {
     ("DELETE", "/api/chats/{id}"): Action.PROJECT_EDIT,
     ("GET", "/api/chats/{id}/messages"): Action.PROJECT_VIEW,
     ("POST", "/api/chats/{id}/messages"): Action.PROJECT_EDIT,
+    ("GET", "/api/jobs/{id}"): Action.PROJECT_VIEW,
+    ("POST", "/api/jobs/{id}/cancel"): Action.PROJECT_EDIT,
+    ("POST", "/api/messages/{id}/approve"): Action.PROJECT_EDIT,
+    ("POST", "/api/messages/{id}/reject"): Action.PROJECT_EDIT,
     ("POST", "/api/prompts"): Action.SELF,
     ("GET", "/api/prompts"): Action.SELF,
     ("GET", "/api/prompts/{id}"): Action.SELF,

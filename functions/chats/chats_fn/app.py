@@ -26,9 +26,14 @@ from chats_fn.schemas import (
     ChatPage,
     CreateChatBody,
     CreatePromptBody,
+    Decision,
+    Job,
+    JobEnvelope,
+    JobError,
+    JobUsage,
     Message,
-    MessageEnvelope,
     MessagePage,
+    PostedMessage,
     PostMessageBody,
     Prompt,
     PromptEnvelope,
@@ -38,8 +43,17 @@ from chats_fn.schemas import (
     has_control_characters,
 )
 from mm_common import audit, db
+from mm_common.ai import jobs, proposals
 from mm_common.api import create_app, lambda_handler
-from mm_common.auth import Caller, organization_from_chat, organization_from_project, parse_uuid, require
+from mm_common.auth import (
+    Caller,
+    organization_from_chat,
+    organization_from_job,
+    organization_from_message,
+    organization_from_project,
+    parse_uuid,
+    require,
+)
 from mm_common.db import Connection
 from mm_common.errors import Forbidden, NotFound, Unprocessable
 from mm_common.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_time_cursor, page, time_key
@@ -344,20 +358,139 @@ def list_messages(
 
 @app.post(
     "/api/chats/{id}/messages",
-    status_code=201,
-    response_model=MessageEnvelope,
-    summary="Post a message to the chat",
+    status_code=202,
+    response_model=PostedMessage,
+    summary="Post a message: the AI answers it in a job (poll GET /api/jobs/{id})",
 )
 def post_message(
     id: ChatId,
     body: PostMessageBody,
     caller: Annotated[Caller, require(Action.PROJECT_EDIT, organization=CHAT)],
-) -> MessageEnvelope:
+) -> PostedMessage:
     assert caller.user_id is not None
     with db.transaction() as conn:
         chat = _chat_or_404(conn, caller, id)
         row = store_user_message(conn, chat["id"], caller.user_id, body.content)
-    return MessageEnvelope(message=_message(row))
+        model_id = body.model_id or jobs.default_model_id(conn, caller.user_id)
+        job = jobs.create_job(
+            conn,
+            chat=chat,
+            organization_id=caller.organization_id,
+            user_message_id=row["id"],
+            model_id=model_id,
+            mode=body.mode,
+            created_by=caller.user_id,
+        )
+    jobs.announce(job["id"])
+    return PostedMessage(message=_message(row), job=_job(job, 0))
+
+
+def _job(row: dict[str, Any], since: int) -> Job:
+    error = JobError(code=row["error_code"], message=row["error_message"] or "") if row["error_code"] else None
+    return Job(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        status=row["status"],
+        mode=row["mode"],
+        model_id=row["model_id"],
+        output=row["output"][since:],
+        output_offset=min(since, len(row["output"])),
+        output_length=len(row["output"]),
+        usage=JobUsage(prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"]),
+        error=error,
+        user_message_id=row["user_message_id"],
+        assistant_message_id=row["assistant_message_id"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+JOB = organization_from_job("id")
+MESSAGE = organization_from_message("id")
+
+
+def _job_or_404(conn: Connection, caller: Caller, job_id: str, *, lock: bool = False) -> dict[str, Any]:
+    parsed = parse_uuid(job_id)
+    row = None
+    if parsed is not None:
+        row = conn.execute(
+            f"SELECT {jobs.JOB_COLUMNS} FROM generation_jobs WHERE id = %s AND organization_id = %s"
+            + (" FOR UPDATE" if lock else ""),
+            (parsed, caller.organization_id),
+        ).fetchone()
+    if row is None:
+        raise NotFound("There is no such job, or you cannot see it.")
+    return dict(row)
+
+
+@app.get("/api/jobs/{id}", response_model=JobEnvelope, summary="A generation job and its streamed output")
+def get_job(
+    id: Annotated[str, Path(description="The job's id.")],
+    caller: Annotated[Caller, require(Action.PROJECT_VIEW, organization=JOB)],
+    since: Annotated[int, Query(ge=0, description="Return the output from this character on.")] = 0,
+) -> JobEnvelope:
+    with db.transaction() as conn:
+        row = _job_or_404(conn, caller, id)
+    return JobEnvelope(job=_job(row, since))
+
+
+@app.post("/api/jobs/{id}/cancel", response_model=JobEnvelope, summary="Stop a generation")
+def cancel_job(
+    id: Annotated[str, Path(description="The job's id.")],
+    caller: Annotated[Caller, require(Action.PROJECT_EDIT, organization=JOB)],
+) -> JobEnvelope:
+    with db.transaction() as conn:
+        row = _job_or_404(conn, caller, id, lock=True)
+        if row["status"] == "queued":
+            conn.execute(
+                "UPDATE generation_jobs SET status = 'canceled', cancel_requested_at = now(), finished_at = now()"
+                " WHERE id = %s",
+                (row["id"],),
+            )
+        elif row["status"] == "running":
+            # The worker sees this at its next flush and stops the stream.
+            conn.execute("UPDATE generation_jobs SET cancel_requested_at = now() WHERE id = %s", (row["id"],))
+        row = _job_or_404(conn, caller, id)
+    return JobEnvelope(job=_job(row, 0))
+
+
+def _message_in_org(conn: Connection, caller: Caller, message_id: str) -> dict[str, Any]:
+    parsed = parse_uuid(message_id)
+    row = None
+    if parsed is not None:
+        row = conn.execute(
+            f"SELECT {', '.join('m.' + c.strip() for c in MESSAGE_COLUMNS.split(','))} FROM messages m"
+            " JOIN chats c ON c.id = m.chat_id JOIN projects p ON p.id = c.project_id"
+            " WHERE m.id = %s AND p.organization_id = %s",
+            (parsed, caller.organization_id),
+        ).fetchone()
+    if row is None:
+        raise NotFound("There is no such message, or you cannot see it.")
+    return dict(row)
+
+
+@app.post("/api/messages/{id}/approve", response_model=Decision, summary="Apply an answer's proposed changes")
+def approve_message(
+    id: Annotated[str, Path(description="The assistant message's id.")],
+    caller: Annotated[Caller, require(Action.PROJECT_EDIT, organization=MESSAGE)],
+) -> Decision:
+    with db.transaction() as conn:
+        message = _message_in_org(conn, caller, id)
+        version = proposals.approve(conn, message["id"], caller.user_id)
+        message = _message_in_org(conn, caller, id)
+    return Decision(message=_message(message), version_id=version["id"])
+
+
+@app.post("/api/messages/{id}/reject", response_model=Decision, summary="Decline an answer's proposed changes")
+def reject_message(
+    id: Annotated[str, Path(description="The assistant message's id.")],
+    caller: Annotated[Caller, require(Action.PROJECT_EDIT, organization=MESSAGE)],
+) -> Decision:
+    with db.transaction() as conn:
+        message = _message_in_org(conn, caller, id)
+        proposals.reject(conn, message["id"])
+        message = _message_in_org(conn, caller, id)
+    return Decision(message=_message(message))
 
 
 # ------------------------------------------------------------------------------------ prompts

@@ -118,6 +118,9 @@ class MessagePage(ApiModel):
 
 class PostMessageBody(ApiModel):
     content: str = Field(max_length=MAX_MESSAGE_LENGTH)
+    model_id: uuid.UUID | None = None
+    # build: the answer may change files (a proposal to approve); ask: an answer only.
+    mode: Literal["build", "ask"] = "build"
 
     @field_validator("content")
     @classmethod
@@ -203,3 +206,45 @@ class UpdatePromptBody(ApiModel):
     _check_description = field_validator("description")(_description)
     _check_content = field_validator("content")(_prompt_content)
     _check_category = field_validator("category")(_category)
+
+
+class JobUsage(ApiModel):
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+class JobError(ApiModel):
+    code: str
+    message: str
+
+
+class Job(ApiModel):
+    id: uuid.UUID
+    chat_id: uuid.UUID
+    status: Literal["queued", "running", "succeeded", "failed", "canceled"]
+    mode: Literal["build", "ask"]
+    model_id: uuid.UUID | None
+    # The answer streamed so far, from the offset asked for (?since=), and the full length.
+    output: str
+    output_offset: int
+    output_length: int
+    usage: JobUsage
+    error: JobError | None
+    user_message_id: uuid.UUID | None
+    assistant_message_id: uuid.UUID | None
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None
+
+
+class JobEnvelope(ApiModel):
+    job: Job
+
+
+class PostedMessage(ApiModel):
+    message: Message
+    job: Job
+
+
+class Decision(ApiModel):
+    message: Message
+    version_id: uuid.UUID | None = None

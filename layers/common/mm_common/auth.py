@@ -125,6 +125,24 @@ def organization_from_project(name: str = "id") -> OrganizationResolver:
     return _owner_of("SELECT organization_id FROM projects WHERE id = %s AND deleted_at IS NULL", name)
 
 
+def organization_from_job(name: str = "id") -> OrganizationResolver:
+    """The organization of the generation job in the path."""
+    return _owner_of(
+        "SELECT j.organization_id FROM generation_jobs j JOIN projects p ON p.id = j.project_id"
+        " WHERE j.id = %s AND p.deleted_at IS NULL",
+        name,
+    )
+
+
+def organization_from_message(name: str = "id") -> OrganizationResolver:
+    """The organization of the chat message in the path."""
+    return _owner_of(
+        "SELECT p.organization_id FROM messages m JOIN chats c ON c.id = m.chat_id"
+        " JOIN projects p ON p.id = c.project_id WHERE m.id = %s AND p.deleted_at IS NULL",
+        name,
+    )
+
+
 def organization_from_chat(name: str = "id") -> OrganizationResolver:
     """The organization of the chat in the path, through its project."""
     return _owner_of(

@@ -1,0 +1,43 @@
+"""The generation worker: SQS delivers job ids; each is run once (see mm_common.ai.generation)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from mm_common.ai.generation import run_job
+from mm_common.observability import for_service
+
+obs = for_service("generation")
+processor = BatchProcessor(event_type=EventType.SQS)
+# Stop calling the model with this much of the Lambda's time left, to record the outcome.
+SAFETY_MARGIN_S = 20.0
+
+_context: dict[str, Any] = {}
+
+
+def handle_record(record: SQSRecord) -> None:
+    body = json.loads(record.body)
+    job_id = str(body["jobId"])
+    lambda_context = _context["current"]
+    remaining_s = lambda_context.get_remaining_time_in_millis() / 1000
+    deadline = time.monotonic() + max(1.0, remaining_s - SAFETY_MARGIN_S)
+    outcome = run_job(job_id, owner=f"{lambda_context.aws_request_id}:{record.message_id}", deadline=deadline)
+    obs.metrics.add_metric(name=f"Job_{outcome.status}", unit="Count", value=1)
+    obs.logger.info(
+        "job delivery handled", extra={"job_id": job_id, "status": outcome.status, "detail": outcome.detail}
+    )
+
+
+@obs.logger.inject_lambda_context(clear_state=True)
+@obs.tracer.capture_lambda_handler(capture_response=False)
+@obs.metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _context["current"] = context
+    return dict(
+        process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    )

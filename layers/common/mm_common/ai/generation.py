@@ -1,0 +1,373 @@
+"""Running one generation job: claim it, call the model, stream, record the answer and usage.
+
+Exactly one answer per job, whatever SQS does: the job is claimed with a lease in Postgres
+(a duplicate delivery finds it claimed or finished and does nothing), output is only written
+while the lease is ours, and the assistant message and the job's end are committed together.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from mm_common import db
+from mm_common.ai import context
+from mm_common.ai.catalog import model_with_provider
+from mm_common.ai.edit_protocol import ParsedAnswer, parse_answer
+from mm_common.ai.keys import platform_api_key, user_api_key
+from mm_common.ai.providers import ChatMessage, ProviderError, stream_chat
+from mm_common.db import Connection
+
+LEASE_SECONDS = 15 * 60
+MAX_ATTEMPTS = 3
+FLUSH_INTERVAL_S = 0.3
+# Monthly tokens on the platform's keys per subscription tier (None: unlimited), as the spec's tiers.
+TIER_TOKEN_QUOTA: dict[str, int | None] = {"free": 10_000, "pro": None, "enterprise": None}
+
+
+class JobFailed(Exception):
+    """The job ends failed with this code and message for the user (no retry)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class Canceled(Exception):
+    pass
+
+
+class LeaseLost(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: str
+    status: str  # what this delivery did: ran, skipped
+    detail: str = ""
+
+
+def claim(conn: Connection, job_id: str, owner: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        """
+        UPDATE generation_jobs
+        SET status = 'running', attempts = attempts + 1, lease_owner = %s,
+            lease_expires_at = now() + make_interval(secs => %s), started_at = coalesce(started_at, now())
+        WHERE id = %s AND cancel_requested_at IS NULL
+          AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now()))
+        RETURNING *
+        """,
+        (owner, LEASE_SECONDS, job_id),
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def _fail(job_id: str, owner: str, code: str, message: str) -> None:
+    with db.transaction() as conn:
+        conn.execute(
+            """
+            UPDATE generation_jobs SET status = 'failed', error_code = %s, error_message = %s, finished_at = now(),
+                lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = %s AND lease_owner = %s
+            """,
+            (code, message, job_id, owner),
+        )
+
+
+def _month_start() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _resolve_key(conn: Connection, job: dict[str, Any], model: dict[str, Any]) -> tuple[str, bool]:
+    """(key, metered): the user's own key, else the platform's key within the tier's quota."""
+    own = user_api_key(conn, job["created_by"], model["provider_id"]) if job["created_by"] else None
+    if own:
+        return own, False
+    platform = platform_api_key(model["env_var_name"])
+    if platform is None and model["kind"] != "openai_compatible":
+        raise JobFailed(
+            "no_api_key",
+            f"There is no key for {model['provider_name']}: add your own in Settings → API keys.",
+        )
+    tier = conn.execute(
+        "SELECT subscription_tier FROM organizations WHERE id = %s", (job["organization_id"],)
+    ).fetchone()
+    quota = TIER_TOKEN_QUOTA.get(tier["subscription_tier"] if tier else "free", 10_000)
+    if quota is not None:
+        used = conn.execute(
+            "SELECT prompt_tokens + completion_tokens AS used FROM token_usage"
+            " WHERE organization_id = %s AND period_month = %s",
+            (job["organization_id"], _month_start().date()),
+        ).fetchone()
+        if used is not None and int(used["used"]) >= quota:
+            raise JobFailed(
+                "quota_exceeded",
+                f"Your organization has used its {quota:,} AI tokens for this month on the platform's keys. "
+                "Add your own API key, or upgrade the plan.",
+            )
+    return platform or "", True
+
+
+def _load(conn: Connection, job: dict[str, Any]) -> tuple[dict[str, str], list[ChatMessage], str, set[str]]:
+    files = {
+        r["path"]: r["content"]
+        for r in conn.execute(
+            "SELECT path, content FROM project_files WHERE project_id = %s AND content IS NOT NULL",
+            (job["project_id"],),
+        ).fetchall()
+    }
+    turns = conn.execute(
+        """
+        SELECT role, content FROM messages WHERE chat_id = %s AND id <> %s AND role IN ('user', 'assistant')
+        ORDER BY created_at DESC, id DESC LIMIT %s
+        """,
+        (job["chat_id"], job["user_message_id"], context.MAX_HISTORY_TURNS),
+    ).fetchall()
+    history = [ChatMessage(role=t["role"], content=t["content"]) for t in reversed(turns)]
+    prompt_row = conn.execute("SELECT content FROM messages WHERE id = %s", (job["user_message_id"],)).fetchone()
+    recent = {
+        r["path"]
+        for r in conn.execute(
+            "SELECT path FROM project_files WHERE project_id = %s ORDER BY updated_at DESC LIMIT 20",
+            (job["project_id"],),
+        ).fetchall()
+    }
+    return files, history, prompt_row["content"] if prompt_row else "", recent
+
+
+def build_messages(
+    files: dict[str, str], history: list[ChatMessage], prompt: str, recent: set[str], model: dict[str, Any], mode: str
+) -> tuple[list[ChatMessage], context.ContextPlan]:
+    system = context.system_prompt(mode=mode, ai_rules=files.get("AI_RULES.md"))
+    plan = context.plan_context(
+        files,
+        prompt=prompt,
+        history=history,
+        recent_paths=recent,
+        context_window=model["context_window"] or 32_000,
+        max_output_tokens=model["max_output_tokens"] or 4_096,
+        system_text=system,
+    )
+    messages = [
+        ChatMessage(role="system", content=system),
+        ChatMessage(role="user", content=context.codebase_message(files, plan)),
+        ChatMessage(role="assistant", content="Understood. I have the code."),
+        *history,
+        ChatMessage(role="user", content=prompt),
+    ]
+    return messages, plan
+
+
+def proposal_from(parsed: ParsedAnswer, files: dict[str, str]) -> dict[str, Any] | None:
+    """What the answer would change, for the user to approve (None: it changes nothing)."""
+    from mm_common.ai.edit_protocol import AddDependencies, DeleteFile, EditFile, RenameFile, WriteFile
+
+    entries: list[dict[str, Any]] = []
+    dependencies: list[str] = []
+    for action in parsed.actions:
+        if isinstance(action, WriteFile):
+            entries.append({"path": action.path, "action": "write", "description": action.description, "ok": True})
+        elif isinstance(action, EditFile):
+            entries.append({"path": action.path, "action": "edit", "description": action.description, "ok": True})
+        elif isinstance(action, RenameFile):
+            entries.append(
+                {"path": action.target, "from": action.source, "action": "rename", "description": None, "ok": True}
+            )
+        elif isinstance(action, DeleteFile):
+            entries.append({"path": action.path, "action": "delete", "description": None, "ok": True})
+        elif isinstance(action, AddDependencies):
+            dependencies.extend(action.packages)
+    for problem in parsed.problems:
+        entries.append(
+            {"path": problem.path, "action": problem.tag, "description": None, "ok": False, "error": problem.reason}
+        )
+    if not entries and not dependencies:
+        return None
+    touched = {e["path"] for e in entries if e.get("path")} | {e["from"] for e in entries if e.get("from")}
+    return {
+        "title": parsed.summary,
+        "files": entries,
+        "dependencies": dependencies,
+        # The sha256 of every touched file when the answer was made: approving later re-checks them.
+        "baseline": {p: _sha(files.get(p)) for p in sorted(touched)},
+    }
+
+
+def _sha(content: str | None) -> str | None:
+    from mm_common.snapshots import sha256_hex
+
+    return sha256_hex(content.encode("utf-8")) if content is not None else None
+
+
+def run_job(job_id: str, owner: str, deadline: float) -> Outcome:
+    """Run one delivery of a job. Raises only for failures SQS should retry."""
+    with db.transaction() as conn:
+        job = claim(conn, job_id, owner)
+        if job is None:
+            state = conn.execute("SELECT status FROM generation_jobs WHERE id = %s", (job_id,)).fetchone()
+            if state is None:
+                raise ValueError(f"no generation job {job_id}")  # poison: retried, then the DLQ
+            return Outcome(job_id, "skipped", state["status"])
+    if job["attempts"] > MAX_ATTEMPTS:
+        _fail(job_id, owner, "gave_up", f"The answer failed {MAX_ATTEMPTS} times. Try again.")
+        return Outcome(job_id, "ran", "gave_up")
+    try:
+        with db.transaction() as conn:
+            model = model_with_provider(conn, job["model_id"])
+            if model is None:
+                raise JobFailed("model_unavailable", "The chosen model is no longer available. Pick another one.")
+            api_key, metered = _resolve_key(conn, job, model)
+            files, history, prompt, recent = _load(conn, job)
+        messages, _plan = build_messages(files, history, prompt, recent, model, job["mode"])
+        result = _stream(job_id, owner, model, api_key, messages, deadline)
+    except JobFailed as failure:
+        _fail(job_id, owner, failure.code, failure.message)
+        return Outcome(job_id, "ran", failure.code)
+    except ProviderError as error:
+        _fail(job_id, owner, error.code, error.message)
+        return Outcome(job_id, "ran", error.code)
+    except Canceled:
+        with db.transaction() as conn:
+            conn.execute(
+                "UPDATE generation_jobs SET status = 'canceled', finished_at = now(), lease_owner = NULL"
+                " WHERE id = %s AND lease_owner = %s",
+                (job_id, owner),
+            )
+        return Outcome(job_id, "ran", "canceled")
+    except LeaseLost:
+        return Outcome(job_id, "skipped", "lease lost")
+    message_id = _finish(job, owner, model, result, files, metered)
+    if message_id is not None:
+        _auto_approve(job, message_id)
+    return Outcome(job_id, "ran", "succeeded")
+
+
+def _auto_approve(job: dict[str, Any], message_id: Any) -> None:
+    """Projects set to auto-approve get the answer applied at once (a stale one stays pending)."""
+    from mm_common.ai import proposals
+    from mm_common.errors import ApiError
+
+    with db.transaction() as conn:
+        project = conn.execute("SELECT auto_approve FROM projects WHERE id = %s", (job["project_id"],)).fetchone()
+        has_proposal = conn.execute(
+            "SELECT 1 FROM messages WHERE id = %s AND approval_state = 'pending'", (message_id,)
+        ).fetchone()
+    if not (project and project["auto_approve"] and has_proposal):
+        return
+    try:
+        with db.transaction() as conn:
+            proposals.approve(conn, message_id, job["created_by"])
+    except ApiError:
+        pass  # the user decides instead
+
+
+def _stream(
+    job_id: str, owner: str, model: dict[str, Any], api_key: str, messages: list[ChatMessage], deadline: float
+) -> Any:
+    buffer: list[str] = []
+    last_flush = [time.monotonic()]
+
+    def flush() -> None:
+        with db.transaction() as conn:
+            row = conn.execute(
+                "UPDATE generation_jobs SET output = %s WHERE id = %s AND lease_owner = %s"
+                " RETURNING cancel_requested_at",
+                ("".join(buffer), job_id, owner),
+            ).fetchone()
+        if row is None:
+            raise LeaseLost()
+        if row["cancel_requested_at"] is not None:
+            raise Canceled()
+        last_flush[0] = time.monotonic()
+
+    def on_text(chunk: str) -> None:
+        buffer.append(chunk)
+        if time.monotonic() - last_flush[0] >= FLUSH_INTERVAL_S:
+            flush()
+
+    result = stream_chat(
+        kind=model["kind"],
+        base_url=model["api_base_url"],
+        api_key=api_key,
+        model=model["api_name"],
+        messages=messages,
+        max_output_tokens=model["max_output_tokens"] or 4_096,
+        on_text=on_text,
+        deadline=deadline,
+    )
+    return result
+
+
+def _finish(
+    job: dict[str, Any], owner: str, model: dict[str, Any], result: Any, files: dict[str, str], metered: bool
+) -> Any:
+    """Record the answer (and usage) and end the job; return the assistant message's id."""
+    parsed = parse_answer(result.text)
+    proposal = proposal_from(parsed, files) if job["mode"] == "build" else None
+    usage = result.usage
+    prompt_tokens = usage.prompt_tokens if usage else None
+    completion_tokens = usage.completion_tokens if usage else None
+    with db.transaction() as conn:
+        still_ours = conn.execute(
+            "SELECT 1 FROM generation_jobs WHERE id = %s AND lease_owner = %s AND status = 'running' FOR UPDATE",
+            (job["id"], owner),
+        ).fetchone()
+        if still_ours is None:
+            return None  # another delivery took the job over: its answer counts, not this one
+        message = conn.execute(
+            """
+            INSERT INTO messages (chat_id, role, content, metadata, approval_state, proposal, model_id, created_at)
+            VALUES (%s, 'assistant', %s, %s, %s, %s, %s, clock_timestamp()) RETURNING id
+            """,
+            (
+                job["chat_id"],
+                result.text,
+                Jsonb(
+                    {
+                        "jobId": str(job["id"]),
+                        "model": model["api_name"],
+                        "provider": model["provider_slug"],
+                        "usage": {"promptTokens": prompt_tokens, "completionTokens": completion_tokens},
+                        "finishReason": result.finish_reason,
+                        "meteredKey": metered,
+                    }
+                ),
+                "pending" if proposal else None,
+                Jsonb(proposal) if proposal else None,
+                model["model_id"],
+            ),
+        ).fetchone()
+        assert message is not None
+        if parsed.summary:
+            conn.execute(
+                "UPDATE chats SET title = coalesce(title, %s), updated_at = now() WHERE id = %s",
+                (parsed.summary, job["chat_id"]),
+            )
+        conn.execute(
+            """
+            UPDATE generation_jobs SET status = 'succeeded', output = %s, prompt_tokens = %s, completion_tokens = %s,
+                assistant_message_id = %s, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
+            WHERE id = %s
+            """,
+            (result.text, prompt_tokens, completion_tokens, message["id"], job["id"]),
+        )
+        if usage and metered:
+            # Only calls on the platform's keys count against the organization's monthly quota.
+            conn.execute(
+                """
+                INSERT INTO token_usage (organization_id, period_month, prompt_tokens, completion_tokens)
+                VALUES (%s, %s, %s, %s)
+                ON CONFLICT (organization_id, period_month) DO UPDATE SET
+                    prompt_tokens = token_usage.prompt_tokens + EXCLUDED.prompt_tokens,
+                    completion_tokens = token_usage.completion_tokens + EXCLUDED.completion_tokens
+                """,
+                (job["organization_id"], _month_start().date(), prompt_tokens or 0, completion_tokens or 0),
+            )
+    return message["id"]

@@ -1,0 +1,110 @@
+"""Proposals: an assistant answer's file changes, applied atomically when approved.
+
+Applying re-reads the answer's actions, applies them to the current working copy in memory,
+then writes every change and records a version, all in one transaction. If a file the answer
+touched has changed since the answer was made, the proposal is stale: 409, unless none of the
+touched files changed (then it re-applies cleanly).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mm_common import versions, workspace
+from mm_common.ai.edit_protocol import apply_actions as apply_in_memory
+from mm_common.ai.edit_protocol import parse_answer
+from mm_common.db import Connection
+from mm_common.errors import Conflict, NotFound
+from mm_common.snapshots import sha256_hex
+
+
+def _pending(conn: Connection, message_id: Any) -> dict[str, Any]:
+    row = conn.execute(
+        """
+        SELECT m.id, m.content, m.proposal, m.approval_state, c.project_id, p.organization_id
+        FROM messages m JOIN chats c ON c.id = m.chat_id JOIN projects p ON p.id = c.project_id
+        WHERE m.id = %s AND m.role = 'assistant' FOR UPDATE OF m
+        """,
+        (message_id,),
+    ).fetchone()
+    if row is None or row["proposal"] is None:
+        raise NotFound("This message proposes no changes.")
+    if row["approval_state"] != "pending":
+        raise Conflict(f"This proposal was {row['approval_state']} already.", code="proposal_decided")
+    return dict(row)
+
+
+def _package_json(text: str | None, packages: list[str]) -> str | None:
+    if not packages:
+        return None
+    manifest: dict[str, Any] = json.loads(text) if text else {"name": "app", "private": True}
+    dependencies = manifest.setdefault("dependencies", {})
+    for spec in packages:
+        name, _, version = (
+            spec.rpartition("@") if spec.count("@") > (1 if spec.startswith("@") else 0) else (spec, "", "")
+        )
+        dependencies.setdefault(name or spec, version or "latest")
+    return json.dumps(manifest, indent=2) + "\n"
+
+
+def approve(conn: Connection, message_id: Any, user_id: Any) -> dict[str, Any]:
+    """Apply the proposal; return the new version's row."""
+    message = _pending(conn, message_id)
+    project_id, organization_id = message["project_id"], message["organization_id"]
+    project = versions.lock_project(conn, project_id)
+    current = {
+        r["path"]: r["content"]
+        for r in conn.execute(
+            "SELECT path, content FROM project_files WHERE project_id = %s AND content IS NOT NULL", (project_id,)
+        ).fetchall()
+    }
+    baseline: dict[str, str | None] = message["proposal"].get("baseline", {})
+    moved = [p for p, sha in baseline.items() if (sha256_hex(current[p].encode()) if p in current else None) != sha]
+    if moved:
+        raise Conflict(
+            "The project changed since this answer was made: " + ", ".join(sorted(moved)) + " changed. "
+            "Ask again so the AI sees the current files.",
+            code="stale_proposal",
+            details={"changedFiles": sorted(moved)},
+        )
+    parsed = parse_answer(message["content"])
+    result = apply_in_memory(current, list(parsed.actions))
+    package_json = _package_json(result.files.get("package.json"), list(result.dependencies))
+    if package_json is not None:
+        result.files["package.json"] = package_json
+    for path in sorted(set(current) - set(result.files)):  # deleted, or renamed away
+        conn.execute("DELETE FROM project_files WHERE project_id = %s AND path = %s", (project_id, path))
+    for path, text in sorted(result.files.items()):
+        if current.get(path) != text:
+            data = text.encode("utf-8")
+            workspace.write(
+                conn,
+                organization_id=organization_id,
+                project_id=project_id,
+                path=path,
+                body=workspace.FileBytes(data, is_text=True),
+            )
+    version = versions.create_version(
+        conn,
+        project_id,
+        source="ai",
+        message=parsed.summary or "AI changes",
+        created_by=user_id,
+        message_id=message_id,
+    )
+    outcomes = [{"ok": o.ok, "error": o.error} for o in result.outcomes]
+    conn.execute(
+        """
+        UPDATE messages SET approval_state = 'approved', source_version_id = %s, result_version_id = %s,
+            proposal = proposal || jsonb_build_object('applied', %s::jsonb)
+        WHERE id = %s
+        """,
+        (project["current_version_id"], version["id"], json.dumps(outcomes), message_id),
+    )
+    return version
+
+
+def reject(conn: Connection, message_id: Any) -> None:
+    _pending(conn, message_id)
+    conn.execute("UPDATE messages SET approval_state = 'rejected' WHERE id = %s", (message_id,))

@@ -1,0 +1,227 @@
+"""A chat message becomes a job; the worker (real handler, real SQS through moto) calls a fake
+provider speaking the real wire format; the answer becomes a proposal that approval applies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from starlette.testclient import TestClient
+
+from devstack.aws import client as aws_client
+from devstack.stack import LocalStack
+from tests.fake_providers import DEFAULT_API_KEY, FakeProviders, Reply
+from tests.identity import Account, make_organization, make_user
+
+ANSWER = [
+    "I added an about page.\n",
+    '<mm-write path="about.html" description="About page">\n<h1>About us</h1>\n',
+    "<p>Fish &amp; chips</p>\n</mm-write>\n",
+    "<mm-chat-summary>Add an about page</mm-chat-summary>",
+]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeProviders]:
+    with FakeProviders() as server:
+        yield server
+
+
+@pytest.fixture
+def world(client: TestClient, db: psycopg.Connection[Any], stack: LocalStack, fake: FakeProviders) -> dict[str, Any]:
+    assert stack.moto is not None
+    drain(stack, "JobsQueue")  # messages other tests left behind
+    owner = make_user(db)
+    org = make_organization(db, owner)
+    provider = db.execute(
+        "INSERT INTO ai_providers (slug, name, kind, api_base_url, env_var_name)"
+        " VALUES ('local', 'Local', 'openai_compatible', %s, 'MM_TEST_PLATFORM_KEY') RETURNING id",
+        (fake.base_url("openai_compatible"),),
+    ).fetchone()
+    assert provider is not None
+    model = db.execute(
+        "INSERT INTO ai_models (provider_id, display_name, api_name, context_window, max_output_tokens)"
+        " VALUES (%s, 'Local coder', 'coder', 32000, 4000) RETURNING id",
+        (provider[0],),
+    ).fetchone()
+    assert model is not None
+    project = client.post(
+        "/api/projects", json={"organizationId": str(org), "name": "Site", "template": "blank"}, headers=owner.headers
+    ).json()["project"]
+    chat = client.post(f"/api/projects/{project['id']}/chats", json={}, headers=owner.headers).json()["chat"]
+    return {"owner": owner, "org": org, "provider": provider[0], "model": model[0], "project": project, "chat": chat}
+
+
+def drain(stack: LocalStack, queue: str) -> None:
+    assert stack.moto is not None
+    sqs = aws_client("sqs", stack.moto.endpoint)
+    for _ in range(100):
+        received = sqs.receive_message(QueueUrl=stack.outputs[queue], MaxNumberOfMessages=10).get("Messages", [])
+        if not received:
+            return
+        for message in received:
+            sqs.delete_message(QueueUrl=stack.outputs[queue], ReceiptHandle=message["ReceiptHandle"])
+
+
+def run_worker(stack: LocalStack) -> int:
+    return sum(poller.poll_once() for poller in stack.pollers["GenerationWorkerFunction"])
+
+
+def ask(client: TestClient, world: dict[str, Any], content: str = "add an about page", **extra: Any) -> Any:
+    owner: Account = world["owner"]
+    return client.post(
+        f"/api/chats/{world['chat']['id']}/messages",
+        json={"content": content, "modelId": str(world["model"]), **extra},
+        headers=owner.headers,
+    )
+
+
+def test_message_to_proposal_to_version_and_redelivery_changes_nothing(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any], db: psycopg.Connection[Any]
+) -> None:
+    owner: Account = world["owner"]
+    assert (
+        client.put(
+            f"/api/users/me/api-keys/{world['provider']}", json={"apiKey": DEFAULT_API_KEY}, headers=owner.headers
+        ).status_code
+        == 200
+    )
+    fake.script.chunks = ANSWER
+    posted = ask(client, world)
+    assert posted.status_code == 202
+    job = posted.json()["job"]
+    assert job["status"] == "queued"
+    busy = ask(client, world, "and another thing")
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "generation_in_progress"
+
+    assert run_worker(stack) == 1
+    done = client.get(f"/api/jobs/{job['id']}", headers=owner.headers).json()["job"]
+    assert done["status"] == "succeeded" and done["output"] == "".join(ANSWER)
+    assert done["usage"] == {"promptTokens": 21, "completionTokens": 9}
+    tail = client.get(f"/api/jobs/{job['id']}", params={"since": 10}, headers=owner.headers).json()["job"]
+    assert tail["output"] == "".join(ANSWER)[10:] and tail["outputLength"] == len("".join(ANSWER))
+    # The provider got our protocol rules, the project's code and the prompt, with the user's key.
+    request = fake.requests[-1]
+    assert request.header("authorization") == f"Bearer {DEFAULT_API_KEY}"
+    sent = json.dumps(request.body)
+    assert "mm-write" in sent and "add an about page" in sent and "index.html" in sent
+
+    messages = client.get(f"/api/chats/{world['chat']['id']}/messages", headers=owner.headers).json()["items"]
+    assistant = messages[-1]
+    assert assistant["role"] == "assistant" and assistant["approvalState"] == "pending"
+    assert client.get(f"/api/chats/{world['chat']['id']}", headers=owner.headers).json()["chat"]["title"]
+
+    approved = client.post(f"/api/messages/{assistant['id']}/approve", headers=owner.headers)
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["message"]["approvalState"] == "approved"
+    about = client.get(f"/api/projects/{world['project']['id']}/files/about.html", headers=owner.headers).json()
+    assert about["content"] == "<h1>About us</h1>\n<p>Fish &amp; chips</p>\n"  # entities kept as written
+    versions = client.get(f"/api/projects/{world['project']['id']}/versions", headers=owner.headers).json()["items"]
+    assert versions[0]["source"] == "ai" and versions[0]["messageId"] == assistant["id"]
+    assert versions[0]["message"] == "Add an about page"
+    again = client.post(f"/api/messages/{assistant['id']}/approve", headers=owner.headers)
+    assert again.status_code == 409
+
+    # SQS delivers the same job again: nothing changes.
+    assert stack.moto is not None
+    aws_client("sqs", stack.moto.endpoint).send_message(
+        QueueUrl=stack.outputs["JobsQueue"], MessageBody=json.dumps({"jobId": job["id"]})
+    )
+    requests_before = len(fake.requests)
+    assert run_worker(stack) == 1
+    assert len(fake.requests) == requests_before
+    assert db.execute("SELECT count(*) FROM messages WHERE role = 'assistant'").fetchone() == (1,)
+    usage = db.execute("SELECT count(*) FROM token_usage").fetchone()
+    assert usage == (0,)  # the user's own key: nothing metered
+
+
+def test_platform_key_is_metered_and_the_quota_stops_jobs_before_any_call(
+    client: TestClient,
+    stack: LocalStack,
+    fake: FakeProviders,
+    world: dict[str, Any],
+    db: psycopg.Connection[Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MM_TEST_PLATFORM_KEY", DEFAULT_API_KEY)
+    first = ask(client, world, mode="ask").json()["job"]
+    assert run_worker(stack) == 1
+    owner: Account = world["owner"]
+    assert client.get(f"/api/jobs/{first['id']}", headers=owner.headers).json()["job"]["status"] == "succeeded"
+    assert db.execute("SELECT prompt_tokens, completion_tokens FROM token_usage").fetchone() == (21, 9)
+
+    db.execute("UPDATE token_usage SET prompt_tokens = 10000")
+    requests_before = len(fake.requests)
+    second = ask(client, world, "more please").json()["job"]
+    assert run_worker(stack) == 1
+    failed = client.get(f"/api/jobs/{second['id']}", headers=owner.headers).json()["job"]
+    assert failed["status"] == "failed" and failed["error"]["code"] == "quota_exceeded"
+    assert "API key" in failed["error"]["message"]
+    assert len(fake.requests) == requests_before
+
+
+def test_a_refused_key_fails_the_job_with_a_clear_reason(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any]
+) -> None:
+    owner: Account = world["owner"]
+    client.put(
+        f"/api/users/me/api-keys/{world['provider']}", json={"apiKey": "sk-wrong-key-123456"}, headers=owner.headers
+    )
+    job = ask(client, world).json()["job"]
+    assert run_worker(stack) == 1
+    failed = client.get(f"/api/jobs/{job['id']}", headers=owner.headers).json()["job"]
+    assert failed["status"] == "failed" and failed["error"]["code"] == "invalid_api_key"
+    assert "sk-wrong" not in json.dumps(failed)
+
+
+def test_provider_hiccups_are_retried_inside_the_job(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any]
+) -> None:
+    owner: Account = world["owner"]
+    client.put(f"/api/users/me/api-keys/{world['provider']}", json={"apiKey": DEFAULT_API_KEY}, headers=owner.headers)
+    fake.script.replies = [Reply(status=500)]
+    job = ask(client, world, mode="ask").json()["job"]
+    assert run_worker(stack) == 1
+    assert client.get(f"/api/jobs/{job['id']}", headers=owner.headers).json()["job"]["status"] == "succeeded"
+    assert len(fake.requests) == 2
+
+
+def test_canceling_a_queued_job_means_it_never_runs(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any]
+) -> None:
+    owner: Account = world["owner"]
+    job = ask(client, world).json()["job"]
+    canceled = client.post(f"/api/jobs/{job['id']}/cancel", headers=owner.headers).json()["job"]
+    assert canceled["status"] == "canceled"
+    assert run_worker(stack) == 1
+    assert fake.requests == []
+    assert ask(client, world, "next").status_code == 202  # the chat is free again
+
+
+def test_other_organizations_jobs_and_messages_do_not_exist(
+    client: TestClient, world: dict[str, Any], db: psycopg.Connection[Any]
+) -> None:
+    job = ask(client, world).json()["job"]
+    stranger = make_user(db)
+    make_organization(db, stranger, "Elsewhere")
+    assert client.get(f"/api/jobs/{job['id']}", headers=stranger.headers).status_code == 404
+    assert client.post(f"/api/jobs/{job['id']}/cancel", headers=stranger.headers).status_code == 404
+    assert client.post(f"/api/messages/{job['userMessageId']}/approve", headers=stranger.headers).status_code == 404
+
+
+def test_auto_approve_applies_the_answer_at_once(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any]
+) -> None:
+    owner: Account = world["owner"]
+    client.put(f"/api/users/me/api-keys/{world['provider']}", json={"apiKey": DEFAULT_API_KEY}, headers=owner.headers)
+    client.patch(f"/api/projects/{world['project']['id']}", json={"autoApprove": True}, headers=owner.headers)
+    fake.script.chunks = ANSWER
+    ask(client, world)
+    assert run_worker(stack) == 1
+    messages = client.get(f"/api/chats/{world['chat']['id']}/messages", headers=owner.headers).json()["items"]
+    assert messages[-1]["approvalState"] == "approved"
+    about = client.get(f"/api/projects/{world['project']['id']}/files/about.html", headers=owner.headers)
+    assert about.status_code == 200
