@@ -230,6 +230,12 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/jobs/{id}"): lambda w: {"path": {"id": _job(w)}},
     ("POST", "/api/jobs/{id}/cancel"): lambda w: {"path": {"id": _job(w)}},
     ("POST", "/api/messages/{id}/approve"): lambda w: {"path": {"id": _proposal(w)}},
+    ("GET", "/api/chats/{id}/context-preview"): lambda w: {
+        "path": {"id": _chat(w)},
+        "query": {"prompt": "hi", "modelId": str(_model(w))},
+    },
+    ("POST", "/api/chats/{id}/undo"): lambda w: {"path": {"id": _applied_chat(w)}},
+    ("POST", "/api/chats/{id}/retry"): lambda w: {"path": {"id": _asked_chat(w)}},
     ("POST", "/api/messages/{id}/reject"): lambda w: {"path": {"id": _proposal(w)}},
     # The AI catalog and users' own keys.
     ("GET", "/api/admin/ai-providers"): lambda w: {},
@@ -312,6 +318,24 @@ def _proposal(world: World) -> uuid.UUID:
     ).fetchone()
     assert row is not None
     return row[0]  # type: ignore[no-any-return]
+
+
+def _applied_chat(world: World) -> uuid.UUID:
+    """A chat whose last AI turn was applied on top of the project's first version."""
+    chat = _chat(world)
+    world.db.execute(
+        "INSERT INTO messages (chat_id, role, content, approval_state, source_version_id)"
+        " VALUES (%s, 'assistant', 'done', 'approved', %s)",
+        (chat, world.extras["version"]),
+    )
+    return chat
+
+
+def _asked_chat(world: World) -> uuid.UUID:
+    chat = _chat(world)
+    world.db.execute("INSERT INTO messages (chat_id, role, content) VALUES (%s, 'user', 'make it blue')", (chat,))
+    _model(world)  # a model to answer with
+    return chat
 
 
 def _chat(world: World) -> uuid.UUID:
@@ -398,7 +422,7 @@ def test_authorization_matrix(
     sample = SAMPLES[(method, path)](world)
     url = path.replace(":path}", "}").format(**{k: str(v) for k, v in sample.get("path", {}).items()})
     headers = world.caller.headers if world.caller else {}
-    response = client.request(method, url, json=sample.get("json"), headers=headers)
+    response = client.request(method, url, json=sample.get("json"), params=sample.get("query"), headers=headers)
     expected = expected_outcome(action, persona)
     if expected == "ok":
         assert 200 <= response.status_code < 300, f"{persona.name} should pass: {response.status_code} {response.text}"

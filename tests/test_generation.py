@@ -225,3 +225,54 @@ def test_auto_approve_applies_the_answer_at_once(
     assert messages[-1]["approvalState"] == "approved"
     about = client.get(f"/api/projects/{world['project']['id']}/files/about.html", headers=owner.headers)
     assert about.status_code == 200
+
+
+def test_undo_restores_the_turns_source_and_retry_asks_again(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any]
+) -> None:
+    owner: Account = world["owner"]
+    pid = world["project"]["id"]
+    client.put(f"/api/users/me/api-keys/{world['provider']}", json={"apiKey": DEFAULT_API_KEY}, headers=owner.headers)
+    fake.script.chunks = ANSWER
+    ask(client, world)
+    run_worker(stack)
+    chat = world["chat"]["id"]
+    answer = client.get(f"/api/chats/{chat}/messages", headers=owner.headers).json()["items"][-1]
+    client.post(f"/api/messages/{answer['id']}/approve", headers=owner.headers)
+    assert client.get(f"/api/projects/{pid}/files/about.html", headers=owner.headers).status_code == 200
+
+    undone = client.post(f"/api/chats/{chat}/undo", headers=owner.headers)
+    assert undone.status_code == 200
+    assert client.get(f"/api/projects/{pid}/files/about.html", headers=owner.headers).status_code == 404
+    history = client.get(f"/api/projects/{pid}/versions", headers=owner.headers).json()["items"]
+    assert [v["source"] for v in history[:3]] == ["restore", "ai", "template"]  # forward-only
+
+    retried = client.post(f"/api/chats/{chat}/retry", headers=owner.headers)
+    assert retried.status_code == 202
+    assert run_worker(stack) == 1
+    job = client.get(f"/api/jobs/{retried.json()['job']['id']}", headers=owner.headers).json()["job"]
+    assert job["status"] == "succeeded"
+    assistants = [
+        m
+        for m in client.get(f"/api/chats/{chat}/messages", headers=owner.headers).json()["items"]
+        if m["role"] == "assistant"
+    ]
+    assert len(assistants) == 2
+
+
+def test_context_preview_shows_what_would_be_sent(client: TestClient, world: dict[str, Any]) -> None:
+    owner: Account = world["owner"]
+    pid = world["project"]["id"]
+    client.put(f"/api/projects/{pid}/files/package-lock.json", json={"content": "{}"}, headers=owner.headers)
+    client.put(f"/api/projects/{pid}/files/big.txt", json={"content": "x" * 200_000}, headers=owner.headers)
+    preview = client.get(
+        f"/api/chats/{world['chat']['id']}/context-preview",
+        params={"prompt": "fix index.html", "modelId": str(world["model"])},
+        headers=owner.headers,
+    )
+    assert preview.status_code == 200
+    body = preview.json()
+    included = [f["path"] for f in body["included"]]
+    assert "index.html" in included and "package-lock.json" not in included + body["listed"]
+    assert "big.txt" in body["listed"]  # does not fit the 32k window
+    assert body["fileTokens"] <= body["budget"] and body["contextWindow"] == 32000

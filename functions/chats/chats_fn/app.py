@@ -24,6 +24,8 @@ from chats_fn.schemas import (
     Chat,
     ChatEnvelope,
     ChatPage,
+    ContextFile,
+    ContextPreview,
     CreateChatBody,
     CreatePromptBody,
     Decision,
@@ -38,12 +40,14 @@ from chats_fn.schemas import (
     Prompt,
     PromptEnvelope,
     PromptPage,
+    UndoResult,
     UpdateChatBody,
     UpdatePromptBody,
     has_control_characters,
 )
-from mm_common import audit, db
-from mm_common.ai import jobs, proposals
+from mm_common import audit, db, versions
+from mm_common.ai import context, generation, jobs, proposals
+from mm_common.ai.catalog import model_with_provider
 from mm_common.api import create_app, lambda_handler
 from mm_common.auth import (
     Caller,
@@ -55,7 +59,7 @@ from mm_common.auth import (
     require,
 )
 from mm_common.db import Connection
-from mm_common.errors import Forbidden, NotFound, Unprocessable
+from mm_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from mm_common.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_time_cursor, page, time_key
 from mm_common.permissions import Action, GlobalRole
 
@@ -467,6 +471,87 @@ def _message_in_org(conn: Connection, caller: Caller, message_id: str) -> dict[s
     if row is None:
         raise NotFound("There is no such message, or you cannot see it.")
     return dict(row)
+
+
+@app.get(
+    "/api/chats/{id}/context-preview",
+    response_model=ContextPreview,
+    summary="Exactly which files, and how many tokens, a message would send to the model",
+)
+def context_preview(
+    id: ChatId,
+    caller: Annotated[Caller, require(Action.PROJECT_VIEW, organization=CHAT)],
+    prompt: Annotated[str, Query(max_length=100_000)] = "",
+    model_id: Annotated[uuid.UUID | None, Query(alias="modelId")] = None,
+    mode: Annotated[str, Query(pattern="^(build|ask)$")] = "build",
+) -> ContextPreview:
+    with db.transaction() as conn:
+        chat = _chat_or_404(conn, caller, id)
+        chosen = model_id or jobs.default_model_id(conn, caller.user_id)
+        model = model_with_provider(conn, chosen)
+        if model is None:
+            raise Unprocessable("This model is not available.", code="model_unavailable")
+        files, history, recent = generation.load_inputs(conn, project_id=chat["project_id"], chat_id=chat["id"])
+    _messages, plan = generation.build_messages(files, history, prompt, recent, model, mode)
+    return ContextPreview(
+        model_id=model["model_id"],
+        context_window=model["context_window"] or 32_000,
+        max_output_tokens=model["max_output_tokens"] or 4_096,
+        budget=plan.budget,
+        system_tokens=plan.system_tokens,
+        history_tokens=plan.history_tokens,
+        file_tokens=plan.file_tokens,
+        included=[ContextFile(path=p, tokens=context.estimate_tokens(files[p])) for p in plan.included],
+        listed=plan.listed,
+    )
+
+
+@app.post("/api/chats/{id}/undo", response_model=UndoResult, summary="Undo the last applied AI turn (forward-only)")
+def undo_turn(id: ChatId, caller: Annotated[Caller, require(Action.PROJECT_EDIT, organization=CHAT)]) -> UndoResult:
+    with db.transaction() as conn:
+        chat = _chat_or_404(conn, caller, id)
+        last = conn.execute(
+            "SELECT source_version_id FROM messages WHERE chat_id = %s AND approval_state = 'approved'"
+            " AND source_version_id IS NOT NULL ORDER BY created_at DESC, id DESC LIMIT 1",
+            (chat["id"],),
+        ).fetchone()
+        if last is None:
+            raise Conflict("There is no applied AI change in this chat to undo.", code="nothing_to_undo")
+        source = versions.get_version(conn, chat["project_id"], last["source_version_id"])
+        version = versions.restore(conn, chat["project_id"], source, caller.user_id)
+    return UndoResult(version_id=version["id"], restored_version_id=source["id"])
+
+
+@app.post(
+    "/api/chats/{id}/retry",
+    status_code=202,
+    response_model=JobEnvelope,
+    summary="Ask the AI again for the last message (a new job)",
+)
+def retry_turn(id: ChatId, caller: Annotated[Caller, require(Action.PROJECT_EDIT, organization=CHAT)]) -> JobEnvelope:
+    with db.transaction() as conn:
+        chat = _chat_or_404(conn, caller, id)
+        last = conn.execute(
+            "SELECT id FROM messages WHERE chat_id = %s AND role = 'user' ORDER BY created_at DESC, id DESC LIMIT 1",
+            (chat["id"],),
+        ).fetchone()
+        if last is None:
+            raise Conflict("There is no message to answer again.", code="nothing_to_retry")
+        previous = conn.execute(
+            "SELECT model_id, mode FROM generation_jobs WHERE user_message_id = %s ORDER BY created_at DESC LIMIT 1",
+            (last["id"],),
+        ).fetchone()
+        job = jobs.create_job(
+            conn,
+            chat=chat,
+            organization_id=caller.organization_id,
+            user_message_id=last["id"],
+            model_id=(previous and previous["model_id"]) or jobs.default_model_id(conn, caller.user_id),
+            mode=previous["mode"] if previous else "build",
+            created_by=caller.user_id,
+        )
+    jobs.announce(job["id"])
+    return JobEnvelope(job=_job(job, 0))
 
 
 @app.post("/api/messages/{id}/approve", response_model=Decision, summary="Apply an answer's proposed changes")

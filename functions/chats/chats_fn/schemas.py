@@ -248,3 +248,25 @@ class PostedMessage(ApiModel):
 class Decision(ApiModel):
     message: Message
     version_id: uuid.UUID | None = None
+
+
+class ContextFile(ApiModel):
+    path: str
+    tokens: int
+
+
+class ContextPreview(ApiModel):
+    model_id: uuid.UUID
+    context_window: int
+    max_output_tokens: int
+    budget: int
+    system_tokens: int
+    history_tokens: int
+    file_tokens: int
+    included: list[ContextFile]
+    listed: list[str]
+
+
+class UndoResult(ApiModel):
+    version_id: uuid.UUID
+    restored_version_id: uuid.UUID

@@ -115,30 +115,39 @@ def _resolve_key(conn: Connection, job: dict[str, Any], model: dict[str, Any]) -
     return platform or "", True
 
 
-def _load(conn: Connection, job: dict[str, Any]) -> tuple[dict[str, str], list[ChatMessage], str, set[str]]:
+def load_inputs(
+    conn: Connection, *, project_id: Any, chat_id: Any, exclude_message_id: Any = None
+) -> tuple[dict[str, str], list[ChatMessage], set[str]]:
+    """The project's text files, the chat's recent turns and the recently changed paths."""
     files = {
         r["path"]: r["content"]
         for r in conn.execute(
-            "SELECT path, content FROM project_files WHERE project_id = %s AND content IS NOT NULL",
-            (job["project_id"],),
+            "SELECT path, content FROM project_files WHERE project_id = %s AND content IS NOT NULL", (project_id,)
         ).fetchall()
     }
     turns = conn.execute(
         """
-        SELECT role, content FROM messages WHERE chat_id = %s AND id <> %s AND role IN ('user', 'assistant')
+        SELECT role, content FROM messages
+        WHERE chat_id = %s AND id IS DISTINCT FROM %s AND role IN ('user', 'assistant')
         ORDER BY created_at DESC, id DESC LIMIT %s
         """,
-        (job["chat_id"], job["user_message_id"], context.MAX_HISTORY_TURNS),
+        (chat_id, exclude_message_id, context.MAX_HISTORY_TURNS),
     ).fetchall()
     history = [ChatMessage(role=t["role"], content=t["content"]) for t in reversed(turns)]
-    prompt_row = conn.execute("SELECT content FROM messages WHERE id = %s", (job["user_message_id"],)).fetchone()
     recent = {
         r["path"]
         for r in conn.execute(
-            "SELECT path FROM project_files WHERE project_id = %s ORDER BY updated_at DESC LIMIT 20",
-            (job["project_id"],),
+            "SELECT path FROM project_files WHERE project_id = %s ORDER BY updated_at DESC LIMIT 20", (project_id,)
         ).fetchall()
     }
+    return files, history, recent
+
+
+def _load(conn: Connection, job: dict[str, Any]) -> tuple[dict[str, str], list[ChatMessage], str, set[str]]:
+    files, history, recent = load_inputs(
+        conn, project_id=job["project_id"], chat_id=job["chat_id"], exclude_message_id=job["user_message_id"]
+    )
+    prompt_row = conn.execute("SELECT content FROM messages WHERE id = %s", (job["user_message_id"],)).fetchone()
     return files, history, prompt_row["content"] if prompt_row else "", recent
 
 
