@@ -4,8 +4,10 @@ provider speaking the real wire format; the answer becomes a proposal that appro
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
 
 import psycopg
 import pytest
@@ -276,3 +278,101 @@ def test_context_preview_shows_what_would_be_sent(client: TestClient, world: dic
     assert "index.html" in included and "package-lock.json" not in included + body["listed"]
     assert "big.txt" in body["listed"]  # does not fit the 32k window
     assert body["fileTokens"] <= body["budget"] and body["contextWindow"] == 32000
+
+
+class _Registry(BaseHTTPRequestHandler):
+    """A fake npm registry: the abbreviated package document, as the real one serves it."""
+
+    known: ClassVar[dict[str, str]] = {"zod": "3.23.8"}
+
+    def do_GET(self) -> None:
+        name = self.path.lstrip("/").replace("%2F", "/")
+        if name in self.known:
+            body = json.dumps({"name": name, "dist-tags": {"latest": self.known[name]}, "versions": {}}).encode()
+            self.send_response(200)
+        else:
+            body = json.dumps({"error": "Not found"}).encode()
+            self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("NPM_REGISTRY_URL", url)
+    yield url
+    server.shutdown()
+    server.server_close()
+
+
+def test_dependencies_are_resolved_through_the_registry(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any], registry: str
+) -> None:
+    owner: Account = world["owner"]
+    client.put(f"/api/users/me/api-keys/{world['provider']}", json={"apiKey": DEFAULT_API_KEY}, headers=owner.headers)
+    fake.script.chunks = ['<mm-add-dependency packages="zod no-such-package-xyz"></mm-add-dependency>']
+    ask(client, world)
+    run_worker(stack)
+    chat = world["chat"]["id"]
+    answer = client.get(f"/api/chats/{chat}/messages", headers=owner.headers).json()["items"][-1]
+    assert answer["approvalState"] == "pending"
+    assert client.post(f"/api/messages/{answer['id']}/approve", headers=owner.headers).status_code == 200
+    package = client.get(f"/api/projects/{world['project']['id']}/files/package.json", headers=owner.headers).json()
+    assert json.loads(package["content"])["dependencies"] == {"zod": "^3.23.8"}
+
+
+def test_a_crashed_delivery_is_taken_over_and_a_live_one_is_not(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any], db: psycopg.Connection[Any]
+) -> None:
+    owner: Account = world["owner"]
+    client.put(f"/api/users/me/api-keys/{world['provider']}", json={"apiKey": DEFAULT_API_KEY}, headers=owner.headers)
+    job = ask(client, world, mode="ask").json()["job"]
+    # Another worker holds the job with a live lease: this delivery must leave it alone.
+    db.execute(
+        "UPDATE generation_jobs SET status = 'running', lease_owner = 'other', attempts = 1,"
+        " lease_expires_at = now() + interval '10 minutes' WHERE id = %s",
+        (job["id"],),
+    )
+    assert run_worker(stack) == 1
+    assert fake.requests == []
+    # That worker died mid-stream: once its lease expires, a redelivery finishes the job once.
+    db.execute(
+        "UPDATE generation_jobs SET lease_expires_at = now() - interval '1 second', output = 'Hel' WHERE id = %s",
+        (job["id"],),
+    )
+    assert stack.moto is not None
+    aws_client("sqs", stack.moto.endpoint).send_message(
+        QueueUrl=stack.outputs["JobsQueue"], MessageBody=json.dumps({"jobId": job["id"]})
+    )
+    assert run_worker(stack) == 1
+    done = client.get(f"/api/jobs/{job['id']}", headers=owner.headers).json()["job"]
+    assert done["status"] == "succeeded" and done["output"] == "Hello, wörld! ✨"
+    assert db.execute("SELECT count(*) FROM messages WHERE role = 'assistant'").fetchone() == (1,)
+
+
+def test_a_poison_message_ends_in_the_dead_letter_queue(stack: LocalStack, world: dict[str, Any]) -> None:
+    assert stack.moto is not None
+    sqs = aws_client("sqs", stack.moto.endpoint)
+    drain(stack, "JobsDeadLetterQueue")
+    sqs.send_message(QueueUrl=stack.outputs["JobsQueue"], MessageBody="not json at all")
+    pollers = stack.pollers["GenerationWorkerFunction"]
+    delays = [p.retry_delay_s for p in pollers]
+    try:
+        for poller in pollers:
+            poller.retry_delay_s = 0  # the failed message is visible again at once
+        for _ in range(4):  # maxReceiveCount is 3
+            run_worker(stack)
+    finally:
+        for poller, delay in zip(pollers, delays, strict=True):
+            poller.retry_delay_s = delay
+    dead = sqs.receive_message(QueueUrl=stack.outputs["JobsDeadLetterQueue"]).get("Messages", [])
+    assert [m["Body"] for m in dead] == ["not json at all"]

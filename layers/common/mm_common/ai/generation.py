@@ -15,7 +15,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from mm_common import db
-from mm_common.ai import context
+from mm_common.ai import context, npm
 from mm_common.ai.catalog import model_with_provider
 from mm_common.ai.edit_protocol import ParsedAnswer, parse_answer
 from mm_common.ai.keys import platform_api_key, user_api_key
@@ -199,11 +199,24 @@ def proposal_from(parsed: ParsedAnswer, files: dict[str, str]) -> dict[str, Any]
         )
     if not entries and not dependencies:
         return None
+    versions = npm.resolve(dependencies) if dependencies else {}
+    for spec in dependencies:
+        name = spec.rsplit("@", 1)[0] if spec.rfind("@") > 0 else spec
+        if name not in versions:
+            entries.append(
+                {
+                    "path": "package.json",
+                    "action": "add-dependency",
+                    "description": None,
+                    "ok": False,
+                    "error": f"The npm registry does not know the package '{name}'.",
+                }
+            )
     touched = {e["path"] for e in entries if e.get("path")} | {e["from"] for e in entries if e.get("from")}
     return {
         "title": parsed.summary,
         "files": entries,
-        "dependencies": dependencies,
+        "dependencies": versions,
         # The sha256 of every touched file when the answer was made: approving later re-checks them.
         "baseline": {p: _sha(files.get(p)) for p in sorted(touched)},
     }

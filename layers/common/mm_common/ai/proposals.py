@@ -35,16 +35,14 @@ def _pending(conn: Connection, message_id: Any) -> dict[str, Any]:
     return dict(row)
 
 
-def _package_json(text: str | None, packages: list[str]) -> str | None:
-    if not packages:
+def _package_json(text: str | None, versions: dict[str, str]) -> str | None:
+    """package.json with the dependencies the answer added (versions resolved when it was made)."""
+    if not versions:
         return None
     manifest: dict[str, Any] = json.loads(text) if text else {"name": "app", "private": True}
     dependencies = manifest.setdefault("dependencies", {})
-    for spec in packages:
-        name, _, version = (
-            spec.rpartition("@") if spec.count("@") > (1 if spec.startswith("@") else 0) else (spec, "", "")
-        )
-        dependencies.setdefault(name or spec, version or "latest")
+    dependencies.update(versions)
+    manifest["dependencies"] = dict(sorted(dependencies.items()))
     return json.dumps(manifest, indent=2) + "\n"
 
 
@@ -70,7 +68,8 @@ def approve(conn: Connection, message_id: Any, user_id: Any) -> dict[str, Any]:
         )
     parsed = parse_answer(message["content"])
     result = apply_in_memory(current, list(parsed.actions))
-    package_json = _package_json(result.files.get("package.json"), list(result.dependencies))
+    resolved = message["proposal"].get("dependencies") or {}
+    package_json = _package_json(result.files.get("package.json"), resolved if isinstance(resolved, dict) else {})
     if package_json is not None:
         result.files["package.json"] = package_json
     for path in sorted(set(current) - set(result.files)):  # deleted, or renamed away
