@@ -376,3 +376,22 @@ def test_a_poison_message_ends_in_the_dead_letter_queue(stack: LocalStack, world
             poller.retry_delay_s = delay
     dead = sqs.receive_message(QueueUrl=stack.outputs["JobsDeadLetterQueue"]).get("Messages", [])
     assert [m["Body"] for m in dead] == ["not json at all"]
+
+
+def test_maintenance_requeues_jobs_nothing_is_working_on(
+    stack: LocalStack, world: dict[str, Any], db: psycopg.Connection[Any]
+) -> None:
+    chat = world["chat"]["id"]
+    stalled = db.execute(
+        "INSERT INTO generation_jobs (chat_id, project_id, organization_id, status, lease_owner, lease_expires_at)"
+        " VALUES (%s, %s, %s, 'running', 'dead-worker', now() - interval '5 minutes') RETURNING id",
+        (chat, world["project"]["id"], world["org"]),
+    ).fetchone()
+    assert stalled is not None
+    assert stack.scheduler is not None
+    drain(stack, "JobsQueue")
+    result = stack.scheduler.run_now("MaintenanceFunction")
+    assert result["deleted"]["requeuedJobs"] == 1
+    assert stack.moto is not None
+    queued = aws_client("sqs", stack.moto.endpoint).receive_message(QueueUrl=stack.outputs["JobsQueue"])["Messages"]
+    assert [json.loads(m["Body"])["jobId"] for m in queued] == [str(stalled[0])]

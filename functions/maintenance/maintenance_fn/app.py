@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mm_common import db, snapshots
+from mm_common.ai import jobs
 from mm_common.config import get_settings
 from mm_common.observability import for_service
 
@@ -27,6 +28,8 @@ def run_cleanup() -> dict[str, int]:
     with db.transaction() as conn:
         for name, statement in CLEANUP_STATEMENTS.items():
             deleted[name] = conn.execute(statement).rowcount
+    with db.transaction() as conn:
+        deleted["requeuedJobs"] = jobs.requeue_stalled(conn)
     # Blobs uploaded by a version whose transaction then failed: in S3, never recorded.
     with db.transaction() as conn:
         deleted["unrecordedBlobs"] = snapshots.collect_unrecorded_blobs(

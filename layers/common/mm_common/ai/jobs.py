@@ -91,3 +91,22 @@ def announce(job_id: Any) -> None:
                 (job_id,),
             )
         raise ServiceUnavailable("The answer could not be started. Try again in a moment.") from error
+
+
+def requeue_stalled(conn: Connection, *, limit: int = 100) -> int:
+    """Announce again the jobs nothing is working on: a worker died holding the lease, or the
+    process died between committing a job and queueing it. Claiming stays exactly-once."""
+    rows = conn.execute(
+        """
+        SELECT id FROM generation_jobs
+        WHERE cancel_requested_at IS NULL AND (
+            (status = 'running' AND lease_expires_at < now() - interval '1 minute')
+            OR (status = 'queued' AND created_at < now() - interval '5 minutes'))
+        ORDER BY created_at LIMIT %s
+        """,
+        (limit,),
+    ).fetchall()
+    sqs = client("sqs")
+    for row in rows:
+        sqs.send_message(QueueUrl=get_settings().jobs_queue_url, MessageBody=json.dumps({"jobId": str(row["id"])}))
+    return len(rows)
