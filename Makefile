@@ -51,6 +51,7 @@ bench: install
 	$(PY) bench/api_latency.py
 	$(PY) bench/auth.py
 	$(PY) bench/versions.py
+	$(PY) bench/generation.py
 
 clean-local:
 	rm -rf .local
