@@ -108,9 +108,8 @@ def main() -> None:
         label = f"parse a {args.answer_files}-file answer ({len(answer) // 1024} KiB)"
         print(f"{label:<44}{(parsed_at - started) * 1000:>10.1f} ms")
         label = "apply it and create its version"
-        print(
-            f"{label:<44}{(done - applied_at) * 1000:>10.1f} ms  (version {version['number']}, {version['file_count']} files)"
-        )
+        detail = f"(version {version['number']}, {version['file_count']} files)"
+        print(f"{label:<44}{(done - applied_at) * 1000:>10.1f} ms  {detail}")
 
 
 if __name__ == "__main__":
