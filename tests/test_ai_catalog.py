@@ -150,3 +150,30 @@ def test_users_keep_their_own_keys_encrypted_and_masked(
     assert client.get(f"/api/users/me/api-keys/{openai}", headers=user.headers).status_code == 404
     bad = client.put(f"/api/users/me/api-keys/{openai}", json={"apiKey": "has spaces inside"}, headers=user.headers)
     assert bad.status_code == 422
+
+
+def test_only_admins_decide_where_providers_are_called(
+    client: TestClient, catalog: dict[str, Any], db: psycopg.Connection[Any]
+) -> None:
+    co_admin = make_user(db, role="co_admin")
+    openai = catalog["openai"]
+    moved = client.patch(
+        f"/api/admin/ai-providers/{openai}",
+        json={"apiBaseUrl": "http://169.254.169.254/latest"},
+        headers=co_admin.headers,
+    )
+    assert moved.status_code == 403
+    assert (
+        client.patch(
+            f"/api/admin/ai-providers/{openai}", json={"name": "OpenAI (EU)"}, headers=co_admin.headers
+        ).status_code
+        == 200
+    )
+    added = client.post(
+        "/api/admin/ai-providers",
+        json={"slug": "x", "name": "X", "kind": "openai", "apiBaseUrl": "http://10.0.0.1/v1"},
+        headers=co_admin.headers,
+    )
+    assert added.status_code == 403
+    row = db.execute("SELECT api_base_url FROM ai_providers WHERE id = %s", (openai,)).fetchone()
+    assert row == ("https://api.openai.com/v1",)

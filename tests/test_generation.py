@@ -136,8 +136,10 @@ def test_message_to_proposal_to_version_and_redelivery_changes_nothing(
     assert run_worker(stack) == 1
     assert len(fake.requests) == requests_before
     assert db.execute("SELECT count(*) FROM messages WHERE role = 'assistant'").fetchone() == (1,)
-    usage = db.execute("SELECT count(*) FROM token_usage").fetchone()
-    assert usage == (0,)  # the user's own key: nothing metered
+    usage = db.execute(
+        "SELECT prompt_tokens, completion_tokens, metered_prompt_tokens, metered_completion_tokens FROM token_usage"
+    ).fetchone()
+    assert usage == (21, 9, 0, 0)  # counted for analytics; the user's own key: nothing metered
 
 
 def test_platform_key_is_metered_and_the_quota_stops_jobs_before_any_call(
@@ -153,9 +155,9 @@ def test_platform_key_is_metered_and_the_quota_stops_jobs_before_any_call(
     assert run_worker(stack) == 1
     owner: Account = world["owner"]
     assert client.get(f"/api/jobs/{first['id']}", headers=owner.headers).json()["job"]["status"] == "succeeded"
-    assert db.execute("SELECT prompt_tokens, completion_tokens FROM token_usage").fetchone() == (21, 9)
+    assert db.execute("SELECT metered_prompt_tokens, metered_completion_tokens FROM token_usage").fetchone() == (21, 9)
 
-    db.execute("UPDATE token_usage SET prompt_tokens = 10000")
+    db.execute("UPDATE token_usage SET metered_prompt_tokens = 10000")
     requests_before = len(fake.requests)
     second = ask(client, world, "more please").json()["job"]
     assert run_worker(stack) == 1

@@ -16,13 +16,14 @@ from mm_common.ai.keys import platform_api_key, seal_key
 from mm_common.api import create_app, lambda_handler
 from mm_common.auth import Caller, parse_uuid, require
 from mm_common.db import Connection
-from mm_common.errors import Conflict, NotFound, Unprocessable
+from mm_common.errors import Conflict, Forbidden, NotFound, Unprocessable
 from mm_common.models import ApiModel, UtcDatetime
-from mm_common.permissions import Action
+from mm_common.permissions import Action, GlobalRole
 
 app = create_app("ai")
 
 CatalogAdmin = Annotated[Caller, require(Action.AI_MODELS_MANAGE)]
+PlatformAdmin = Annotated[Caller, require(Action.AI_PROVIDERS_CONFIGURE)]
 SignedIn = Annotated[Caller, require(Action.SELF)]
 ProviderKind = Literal["openai", "anthropic", "gemini", "openrouter", "openai_compatible"]
 PROVIDER_COLUMNS = "id, slug, name, kind, api_base_url, env_var_name, is_builtin, is_enabled, created_at, updated_at"
@@ -209,7 +210,7 @@ def list_providers(caller: CatalogAdmin) -> ProviderList:
 
 
 @app.post("/api/admin/ai-providers", status_code=201, response_model=ProviderEnvelope, summary="Add a provider")
-def create_provider(body: ProviderBody, caller: CatalogAdmin) -> ProviderEnvelope:
+def create_provider(body: ProviderBody, caller: PlatformAdmin) -> ProviderEnvelope:
     with db.transaction() as conn:
         row = conn.execute(
             f"""
@@ -244,6 +245,8 @@ def get_provider(id: Annotated[str, Path()], caller: CatalogAdmin) -> ProviderEn
 def update_provider(id: Annotated[str, Path()], body: ProviderPatch, caller: CatalogAdmin) -> ProviderEnvelope:
     provider_id = _id_or_404(id, "provider")
     changes = body.model_dump(exclude_unset=True)
+    if "api_base_url" in changes and caller.role != GlobalRole.ADMIN:
+        raise Forbidden("Only platform administrators may change where a provider is called.", code="admin_only")
     if any(changes.get(k) is None for k in ("name", "api_base_url", "is_enabled") if k in changes):
         raise Unprocessable("name, apiBaseUrl and isEnabled cannot be null; leave them out to keep them.")
     with db.transaction() as conn:

@@ -67,6 +67,7 @@ class Action(StrEnum):
     USERS_MANAGE = "users.manage"
     ORGANIZATIONS_VIEW_ALL = "organizations.view_all"
     AI_MODELS_MANAGE = "ai_models.manage"
+    AI_PROVIDERS_CONFIGURE = "ai_providers.configure"
     SYSTEM_LOGS_VIEW = "system_logs.view"
 
 
@@ -122,6 +123,8 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.USERS_MANAGE: Rule(Scope.GLOBAL, frozenset({A}), description="list, ban, change roles of users"),
     Action.ORGANIZATIONS_VIEW_ALL: Rule(Scope.GLOBAL, frozenset({A}), description="see every organization"),
     Action.AI_MODELS_MANAGE: Rule(Scope.GLOBAL, frozenset({A, CA}), description="AI providers and models"),
+    # Adding a provider sets the URL our workers will call (an SSRF surface): admins only.
+    Action.AI_PROVIDERS_CONFIGURE: Rule(Scope.GLOBAL, frozenset({A}), description="add AI providers (base URLs)"),
     Action.SYSTEM_LOGS_VIEW: Rule(Scope.GLOBAL, frozenset({A, CA}), description="system-wide audit log"),
 }
 

@@ -102,7 +102,7 @@ def _resolve_key(conn: Connection, job: dict[str, Any], model: dict[str, Any]) -
     quota = TIER_TOKEN_QUOTA.get(tier["subscription_tier"] if tier else "free", 10_000)
     if quota is not None:
         used = conn.execute(
-            "SELECT prompt_tokens + completion_tokens AS used FROM token_usage"
+            "SELECT metered_prompt_tokens + metered_completion_tokens AS used FROM token_usage"
             " WHERE organization_id = %s AND period_month = %s",
             (job["organization_id"], _month_start().date()),
         ).fetchone()
@@ -380,16 +380,27 @@ def _finish(
             """,
             (result.text, prompt_tokens, completion_tokens, message["id"], job["id"]),
         )
-        if usage and metered:
-            # Only calls on the platform's keys count against the organization's monthly quota.
+        if usage:
+            metered_prompt = (prompt_tokens or 0) if metered else 0
+            metered_completion = (completion_tokens or 0) if metered else 0
             conn.execute(
                 """
-                INSERT INTO token_usage (organization_id, period_month, prompt_tokens, completion_tokens)
-                VALUES (%s, %s, %s, %s)
+                INSERT INTO token_usage AS t (organization_id, period_month, prompt_tokens, completion_tokens,
+                                         metered_prompt_tokens, metered_completion_tokens)
+                VALUES (%s, %s, %s, %s, %s, %s)
                 ON CONFLICT (organization_id, period_month) DO UPDATE SET
-                    prompt_tokens = token_usage.prompt_tokens + EXCLUDED.prompt_tokens,
-                    completion_tokens = token_usage.completion_tokens + EXCLUDED.completion_tokens
+                    prompt_tokens = t.prompt_tokens + EXCLUDED.prompt_tokens,
+                    completion_tokens = t.completion_tokens + EXCLUDED.completion_tokens,
+                    metered_prompt_tokens = t.metered_prompt_tokens + EXCLUDED.metered_prompt_tokens,
+                    metered_completion_tokens = t.metered_completion_tokens + EXCLUDED.metered_completion_tokens
                 """,
-                (job["organization_id"], _month_start().date(), prompt_tokens or 0, completion_tokens or 0),
+                (
+                    job["organization_id"],
+                    _month_start().date(),
+                    prompt_tokens or 0,
+                    completion_tokens or 0,
+                    metered_prompt,
+                    metered_completion,
+                ),
             )
     return message["id"]
