@@ -200,6 +200,21 @@ def _update(conn: Connection, table: str, columns: str, row_id: uuid.UUID, chang
     return row
 
 
+def _delete(table: str, resource: str, row_id: uuid.UUID, caller: Caller) -> Response:
+    with db.transaction() as conn:
+        if not conn.execute(f"DELETE FROM {table} WHERE id = %s", (row_id,)).rowcount:  # table: a constant
+            raise NotFound(f"There is no such {resource.removeprefix('ai_')}.")
+        audit.record(
+            conn,
+            f"{resource}.delete",
+            meta=caller.meta,
+            user_id=caller.user_id,
+            resource_type=resource,
+            resource_id=row_id,
+        )
+    return Response(status_code=204)
+
+
 # ------------------------------------------------------------------------------- providers (admin)
 
 
@@ -268,19 +283,7 @@ def update_provider(id: Annotated[str, Path()], body: ProviderPatch, caller: Cat
     "/api/admin/ai-providers/{id}", status_code=204, response_class=Response, summary="Remove a provider and its models"
 )
 def delete_provider(id: Annotated[str, Path()], caller: CatalogAdmin) -> Response:
-    provider_id = _id_or_404(id, "provider")
-    with db.transaction() as conn:
-        if not conn.execute("DELETE FROM ai_providers WHERE id = %s", (provider_id,)).rowcount:
-            raise NotFound("There is no such provider.")
-        audit.record(
-            conn,
-            "ai_provider.delete",
-            meta=caller.meta,
-            user_id=caller.user_id,
-            resource_type="ai_provider",
-            resource_id=provider_id,
-        )
-    return Response(status_code=204)
+    return _delete("ai_providers", "ai_provider", _id_or_404(id, "provider"), caller)
 
 
 # ------------------------------------------------------------------------------- models (admin)
@@ -363,19 +366,7 @@ def update_model(id: Annotated[str, Path()], body: ModelPatch, caller: CatalogAd
 
 @app.delete("/api/admin/ai-models/{id}", status_code=204, response_class=Response, summary="Remove a model")
 def delete_model(id: Annotated[str, Path()], caller: CatalogAdmin) -> Response:
-    model_id = _id_or_404(id, "model")
-    with db.transaction() as conn:
-        if not conn.execute("DELETE FROM ai_models WHERE id = %s", (model_id,)).rowcount:
-            raise NotFound("There is no such model.")
-        audit.record(
-            conn,
-            "ai_model.delete",
-            meta=caller.meta,
-            user_id=caller.user_id,
-            resource_type="ai_model",
-            resource_id=model_id,
-        )
-    return Response(status_code=204)
+    return _delete("ai_models", "ai_model", _id_or_404(id, "model"), caller)
 
 
 # ------------------------------------------------------------------------------- what users see

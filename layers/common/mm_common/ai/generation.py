@@ -15,12 +15,22 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from mm_common import db
-from mm_common.ai import context, npm
+from mm_common.ai import context, npm, proposals
 from mm_common.ai.catalog import model_with_provider
-from mm_common.ai.edit_protocol import ParsedAnswer, parse_answer
+from mm_common.ai.edit_protocol import (
+    AddDependencies,
+    DeleteFile,
+    EditFile,
+    ParsedAnswer,
+    RenameFile,
+    WriteFile,
+    parse_answer,
+)
 from mm_common.ai.keys import platform_api_key, user_api_key
 from mm_common.ai.providers import ChatMessage, ProviderError, stream_chat
 from mm_common.db import Connection
+from mm_common.errors import ApiError
+from mm_common.snapshots import sha256_hex
 
 LEASE_SECONDS = 15 * 60
 MAX_ATTEMPTS = 3
@@ -176,8 +186,6 @@ def build_messages(
 
 def proposal_from(parsed: ParsedAnswer, files: dict[str, str]) -> dict[str, Any] | None:
     """What the answer would change, for the user to approve (None: it changes nothing)."""
-    from mm_common.ai.edit_protocol import AddDependencies, DeleteFile, EditFile, RenameFile, WriteFile
-
     entries: list[dict[str, Any]] = []
     dependencies: list[str] = []
     for action in parsed.actions:
@@ -223,8 +231,6 @@ def proposal_from(parsed: ParsedAnswer, files: dict[str, str]) -> dict[str, Any]
 
 
 def _sha(content: str | None) -> str | None:
-    from mm_common.snapshots import sha256_hex
-
     return sha256_hex(content.encode("utf-8")) if content is not None else None
 
 
@@ -273,9 +279,6 @@ def run_job(job_id: str, owner: str, deadline: float) -> Outcome:
 
 def _auto_approve(job: dict[str, Any], message_id: Any) -> None:
     """Projects set to auto-approve get the answer applied at once (a stale one stays pending)."""
-    from mm_common.ai import proposals
-    from mm_common.errors import ApiError
-
     with db.transaction() as conn:
         project = conn.execute("SELECT auto_approve FROM projects WHERE id = %s", (job["project_id"],)).fetchone()
         has_proposal = conn.execute(
