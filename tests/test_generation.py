@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from devstack.aws import client as aws_client
 from devstack.stack import LocalStack
+from mm_common.config import get_settings
 from tests.fake_providers import DEFAULT_API_KEY, FakeProviders, Reply
 from tests.identity import Account, make_organization, make_user
 
@@ -157,10 +158,16 @@ def test_platform_key_is_metered_and_the_quota_stops_jobs_before_any_call(
     assert client.get(f"/api/jobs/{first['id']}", headers=owner.headers).json()["job"]["status"] == "succeeded"
     assert db.execute("SELECT metered_prompt_tokens, metered_completion_tokens FROM token_usage").fetchone() == (21, 9)
 
-    db.execute("UPDATE token_usage SET metered_prompt_tokens = 10000")
-    requests_before = len(fake.requests)
-    second = ask(client, world, "more please").json()["job"]
-    assert run_worker(stack) == 1
+    # An operator set the free tier's quota below what was used.
+    monkeypatch.setenv("AI_TOKEN_QUOTAS", '{"free": 25}')
+    get_settings.cache_clear()
+    try:
+        requests_before = len(fake.requests)
+        second = ask(client, world, "more please").json()["job"]
+        assert run_worker(stack) == 1
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
     failed = client.get(f"/api/jobs/{second['id']}", headers=owner.headers).json()["job"]
     assert failed["status"] == "failed" and failed["error"]["code"] == "quota_exceeded"
     assert "API key" in failed["error"]["message"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +39,20 @@ class Settings:
     max_project_bytes: int
     project_cleanup_queue_url: str
     blob_gc_grace_hours: int
+    # Monthly tokens on the platform's AI keys per subscription tier; None: unlimited.
+    token_quotas: dict[str, int | None]
+
+
+DEFAULT_TOKEN_QUOTAS: dict[str, int | None] = {"free": 10_000, "pro": None, "enterprise": None}
+
+
+def _token_quotas(raw: str) -> dict[str, int | None]:
+    """AI_TOKEN_QUOTAS='{"free": 10000, "pro": 2000000}' overrides the spec's tiers (null: unlimited)."""
+    quotas = dict(DEFAULT_TOKEN_QUOTAS)
+    if raw.strip():
+        for tier, value in json.loads(raw).items():
+            quotas[str(tier)] = None if value is None else int(value)
+    return quotas
 
 
 @lru_cache(maxsize=1)
@@ -66,4 +81,5 @@ def get_settings() -> Settings:
         max_project_bytes=_int("MAX_PROJECT_BYTES", 200 * 1024 * 1024),
         project_cleanup_queue_url=env("PROJECT_CLEANUP_QUEUE_URL", ""),
         blob_gc_grace_hours=_int("BLOB_GC_GRACE_HOURS", 24),
+        token_quotas=_token_quotas(env("AI_TOKEN_QUOTAS", "")),
     )

@@ -28,6 +28,7 @@ from mm_common.ai.edit_protocol import (
 )
 from mm_common.ai.keys import platform_api_key, user_api_key
 from mm_common.ai.providers import ChatMessage, ProviderError, stream_chat
+from mm_common.config import get_settings
 from mm_common.db import Connection
 from mm_common.errors import ApiError
 from mm_common.snapshots import sha256_hex
@@ -35,8 +36,6 @@ from mm_common.snapshots import sha256_hex
 LEASE_SECONDS = 15 * 60
 MAX_ATTEMPTS = 3
 FLUSH_INTERVAL_S = 0.3
-# Monthly tokens on the platform's keys per subscription tier (None: unlimited), as the spec's tiers.
-TIER_TOKEN_QUOTA: dict[str, int | None] = {"free": 10_000, "pro": None, "enterprise": None}
 
 
 class JobFailed(Exception):
@@ -109,7 +108,8 @@ def _resolve_key(conn: Connection, job: dict[str, Any], model: dict[str, Any]) -
     tier = conn.execute(
         "SELECT subscription_tier FROM organizations WHERE id = %s", (job["organization_id"],)
     ).fetchone()
-    quota = TIER_TOKEN_QUOTA.get(tier["subscription_tier"] if tier else "free", 10_000)
+    quotas = get_settings().token_quotas
+    quota = quotas.get(tier["subscription_tier"] if tier else "free", quotas["free"])
     if quota is not None:
         used = conn.execute(
             "SELECT metered_prompt_tokens + metered_completion_tokens AS used FROM token_usage"
