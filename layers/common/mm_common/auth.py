@@ -11,7 +11,7 @@ import inspect
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
@@ -30,9 +30,11 @@ from mm_common.permissions import (
 from mm_common.tokens import decode_access_token
 
 # Resolves the organization a request is about (from a path parameter, a project, the body...).
-# Synchronous resolvers run on a worker thread (they may query the database); async ones, which
-# need the request body, on the event loop.
-OrganizationResolver = Callable[[Request], uuid.UUID | None] | Callable[[Request], Awaitable[uuid.UUID | None]]
+# Synchronous resolvers run inside the authorization's one transaction (they may query);
+# async ones, which need the request body, on the event loop.
+OrganizationResolver = (
+    Callable[[Request, db.Connection], uuid.UUID | None] | Callable[[Request], Awaitable[uuid.UUID | None]]
+)
 
 
 @dataclass
@@ -86,7 +88,7 @@ def parse_uuid(value: str | None) -> uuid.UUID | None:
 
 
 def organization_from_path(name: str = "id") -> OrganizationResolver:
-    def resolve(request: Request) -> uuid.UUID | None:
+    def resolve(request: Request, conn: db.Connection) -> uuid.UUID | None:
         return parse_uuid(request.path_params.get(name))
 
     return resolve
@@ -110,11 +112,11 @@ def organization_from_body(field: str = "organizationId") -> OrganizationResolve
 
 
 def _owner_of(sql: str, name: str) -> OrganizationResolver:
-    def resolve(request: Request) -> uuid.UUID | None:
+    def resolve(request: Request, conn: db.Connection) -> uuid.UUID | None:
         resource_id = parse_uuid(request.path_params.get(name))
         if resource_id is None:
             return None
-        row = db.fetch_one(sql, (resource_id,))
+        row = conn.execute(sql, (resource_id,)).fetchone()
         return row["organization_id"] if row else None
 
     return resolve
@@ -160,12 +162,11 @@ def _bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def authenticate(request: Request) -> Caller:
-    claims = decode_access_token(_bearer_token(request))
-    user = db.fetch_one(
+def authenticate(conn: db.Connection, request: Request, claims: dict[str, Any]) -> Caller:
+    user = conn.execute(
         "SELECT id, email, role, full_name, is_active, token_version FROM users WHERE id = %s",
         (claims["sub"],),
-    )
+    ).fetchone()
     # A banned user, a changed password or a deleted account ends every access token at once:
     # the token carries the user's token_version, bumped on each of those.
     if user is None or not user["is_active"] or user["token_version"] != claims["tv"]:
@@ -176,6 +177,7 @@ def authenticate(request: Request) -> Caller:
         limit=settings.rate_limit_api_per_minute,
         window_s=60,
         message="Too many requests. Slow down and try again shortly.",
+        conn=conn,
     )
     return Caller(
         user_id=user["id"],
@@ -188,8 +190,8 @@ def authenticate(request: Request) -> Caller:
     )
 
 
-def _membership(organization_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
-    row = db.fetch_one(
+def _membership(conn: db.Connection, organization_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
+    row = conn.execute(
         """
         SELECT o.id AS organization_id, m.id AS member_id, m.role, m.permissions
         FROM organizations o
@@ -197,7 +199,7 @@ def _membership(organization_id: uuid.UUID, user_id: uuid.UUID) -> Membership | 
         WHERE o.id = %s
         """,
         (user_id, organization_id),
-    )
+    ).fetchone()
     if row is None:
         return None
     return Membership(
@@ -220,20 +222,29 @@ def require(action: Action, *, organization: OrganizationResolver | None = None)
     async def dependency(request: Request) -> Caller:
         if rule.scope is Scope.PUBLIC:
             return Caller(user_id=None, meta=request_meta(request))
-        caller = await run_in_threadpool(authenticate, request)
-        assert caller.user_id is not None and caller.role is not None
-        if rule.scope is Scope.AUTHENTICATED:
-            return caller
-        if rule.scope is Scope.GLOBAL:
-            if caller.role not in rule.global_roles:
-                raise Forbidden("Only platform administrators may do this.")
-            return caller
-        assert organization is not None
-        if inspect.iscoroutinefunction(organization):
-            organization_id = await organization(request)
-        else:
-            organization_id = await run_in_threadpool(organization, request)
-        membership = await run_in_threadpool(_membership, organization_id, caller.user_id) if organization_id else None
+        claims = await run_in_threadpool(lambda: decode_access_token(_bearer_token(request)))
+        named: uuid.UUID | None = None
+        if organization is not None and inspect.iscoroutinefunction(organization):
+            named = await organization(request)
+        return await run_in_threadpool(authorize, request, claims, named)
+
+    def authorize(request: Request, claims: dict[str, Any], named: uuid.UUID | None) -> Caller:
+        # One transaction for the whole check: user, rate limit, organization and membership.
+        with db.transaction() as conn:
+            caller = authenticate(conn, request, claims)
+            assert caller.user_id is not None and caller.role is not None
+            if rule.scope is Scope.AUTHENTICATED:
+                return caller
+            if rule.scope is Scope.GLOBAL:
+                if caller.role not in rule.global_roles:
+                    raise Forbidden("Only platform administrators may do this.")
+                return caller
+            assert organization is not None
+            organization_id = named
+            if not inspect.iscoroutinefunction(organization):
+                resolve = cast(Callable[[Request, db.Connection], uuid.UUID | None], organization)
+                organization_id = resolve(request, conn)
+            membership = _membership(conn, organization_id, caller.user_id) if organization_id else None
         if membership is None or not sees_organization(rule, caller.role, membership.role):
             raise NotFound(NOT_FOUND_MESSAGE)
         if not allowed_in_organization(rule, caller.role, membership.role, membership.permissions):
