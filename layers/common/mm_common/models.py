@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
@@ -26,11 +26,3 @@ class ApiModel(BaseModel):
         extra="forbid",
         str_strip_whitespace=False,
     )
-
-
-T = TypeVar("T")
-
-
-class Page(ApiModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None
