@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 import psycopg
-from harness import header, local_stack, measure, row
+from harness import header, local_stack, measure, row, signed_in_token
 from psycopg.rows import dict_row
 
 BIG_TABLES = ("projects", "messages", "project_files", "chats", "organization_members")
@@ -26,7 +26,6 @@ BIG_TABLES = ("projects", "messages", "project_files", "chats", "organization_me
 def seed(projects: int, messages: int) -> dict[str, Any]:
     from mm_common import db
     from mm_common.passwords import hash_password
-    from mm_common.tokens import issue_access_token
 
     started = time.perf_counter()
     rng = random.Random(11)
@@ -92,9 +91,7 @@ def seed(projects: int, messages: int) -> dict[str, Any]:
         assert email is not None
     with psycopg.connect(db.conninfo(), autocommit=True) as raw:
         raw.execute("ANALYZE")
-    token, _ = issue_access_token(
-        user_id=str(me), email=email["email"], role="user", token_version=0, organization_id=None
-    )
+    token = signed_in_token(me, email["email"])
     counts = {
         t: db.fetch_one(f"SELECT count(*) AS n FROM {t}")["n"]  # type: ignore[index]
         for t in ("organizations", "projects", "chats", "messages", "project_files")

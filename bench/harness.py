@@ -96,3 +96,26 @@ def row(name: str, samples: list[float], rate: float) -> str:
         f"{name:<24}{percentile(samples, 50):>9.2f}{percentile(samples, 95):>9.2f}"
         f"{percentile(samples, 99):>9.2f}{statistics.fmean(samples):>9.2f}{rate:>9.0f}"
     )
+
+
+def signed_in_token(user_id: object, email: str, role: str = "user") -> str:
+    """An access token for a seeded user, backed by a session row as a real sign-in's is."""
+    from mm_common import db
+    from mm_common.tokens import issue_access_token
+
+    with db.transaction() as conn:
+        session = conn.execute(
+            "INSERT INTO sessions (user_id, refresh_token_hash, family_id, expires_at)"
+            " VALUES (%s, md5(random()::text), gen_random_uuid(), now() + interval '1 day') RETURNING id",
+            (user_id,),
+        ).fetchone()
+    assert session is not None
+    token, _ = issue_access_token(
+        user_id=str(user_id),
+        email=email,
+        role=role,
+        token_version=0,
+        organization_id=None,
+        session_id=str(session["id"]),
+    )
+    return token

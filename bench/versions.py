@@ -15,7 +15,7 @@ import time
 import uuid
 
 import httpx
-from harness import local_stack
+from harness import local_stack, signed_in_token
 
 from mm_common.aws import client as aws_client
 
@@ -53,7 +53,6 @@ def main() -> None:
         from mm_common.passwords import hash_password
         from mm_common.paths import language_for
         from mm_common.snapshots import sha256_hex
-        from mm_common.tokens import issue_access_token
 
         with db.transaction() as conn:
             user = conn.execute(
@@ -70,9 +69,7 @@ def main() -> None:
                 "INSERT INTO organization_members (organization_id, user_id, role) VALUES (%s, %s, 'owner')",
                 (org["id"], user["id"]),
             )
-        token, _ = issue_access_token(
-            user_id=str(user["id"]), email="bench@example.com", role="user", token_version=0, organization_id=None
-        )
+        token = signed_in_token(user["id"], "bench@example.com")
         http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=300)
         project = http.post(
             "/api/projects", json={"organizationId": str(org["id"]), "name": "Big", "template": "blank"}

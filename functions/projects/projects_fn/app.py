@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import Header, Path, Query, Response
 
 from mm_common import audit, crypto, db, snapshots, versions
-from mm_common import workspace as working_copy
+from mm_common import working_copy
 from mm_common.api import create_app, lambda_handler
 from mm_common.auth import (
     Caller,

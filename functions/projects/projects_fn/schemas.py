@@ -28,7 +28,7 @@ def _env_changes(value: dict[str, str | None] | None) -> dict[str, str | None] |
     if len(value) > MAX_ENV_VARIABLES:
         raise ValueError(f"A project may have at most {MAX_ENV_VARIABLES} environment variables.")
     for name, setting in value.items():
-        if not ENV_NAME.match(name):
+        if not ENV_NAME.fullmatch(name):
             raise ValueError(
                 f"'{name}' is not a valid variable name: use letters, digits and _, not starting with a digit."
             )

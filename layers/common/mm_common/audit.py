@@ -6,7 +6,7 @@ import ipaddress
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
 
@@ -15,6 +15,9 @@ from mm_common.db import Connection
 from mm_common.errors import Unprocessable
 from mm_common.models import ApiModel, UtcDatetime
 from mm_common.pagination import decode_time_cursor, page, time_key
+
+if TYPE_CHECKING:
+    from mm_common.auth import Caller
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,38 @@ def record(
             valid_ip(meta.ip_address) if meta else None,
             (meta.user_agent or "")[:1000] if meta else None,
         ),
+    )
+
+
+_CALLERS_ORGANIZATION: Any = object()
+
+
+def log(
+    conn: Connection,
+    caller: Caller,
+    action: str,
+    *,
+    resource_type: str | None = None,
+    resource_id: Any = None,
+    details: dict[str, Any] | None = None,
+    organization_id: Any = _CALLERS_ORGANIZATION,
+) -> None:
+    """Record what ``caller`` did, in the transaction of the change itself.
+
+    The organization defaults to the one the route was authorized in (none for routes that are
+    not organization-scoped); pass it where the action concerns another one or none.
+    """
+    if organization_id is _CALLERS_ORGANIZATION:
+        organization_id = caller.membership.organization_id if caller.membership else None
+    record(
+        conn,
+        action,
+        meta=caller.meta,
+        user_id=caller.user_id,
+        organization_id=organization_id,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        details=details,
     )
 
 

@@ -23,7 +23,9 @@ from mm_common.errors import Forbidden, NotFound, Unauthorized, Unprocessable
 from mm_common.permissions import (
     PERMISSIONS,
     Action,
+    GlobalRole,
     Scope,
+    allowed_globally,
     allowed_in_organization,
     sees_organization,
 )
@@ -60,12 +62,25 @@ class Caller:
     def is_authenticated(self) -> bool:
         return self.user_id is not None
 
+    @property
+    def is_platform_admin(self) -> bool:
+        return self.role == GlobalRole.ADMIN
+
     def may(self, action: Action) -> bool:
-        """Whether the permission table lets this caller do ``action`` in the current organization."""
-        assert self.role is not None and self.membership is not None
-        return allowed_in_organization(
-            PERMISSIONS[action], self.role, self.membership.role, self.membership.permissions
-        )
+        """Whether the permission table lets this caller do ``action``: the one question every
+        permission decision asks (in the current organization for organization-scoped actions)."""
+        if self.role is None:
+            return False
+        rule = PERMISSIONS[action]
+        if rule.scope is not Scope.ORGANIZATION:
+            return allowed_globally(rule, self.role)
+        assert self.membership is not None, "organization-scoped actions need the organization"
+        return allowed_in_organization(rule, self.role, self.membership.role, self.membership.permissions)
+
+    def ensure(self, action: Action, message: str, *, code: str = "forbidden") -> None:
+        """Raise 403 with ``message`` unless the caller may do ``action``."""
+        if not self.may(action):
+            raise Forbidden(message, code=code, details={"action": action.value})
 
     @property
     def organization_id(self) -> uuid.UUID:
@@ -163,13 +178,31 @@ def _bearer_token(request: Request) -> str:
 
 
 def authenticate(conn: db.Connection, request: Request, claims: dict[str, Any]) -> Caller:
+    session_id = parse_uuid(claims.get("sid"))
+    # One round trip: the user, and whether the sign-in the token came from still lives (its
+    # refresh family has a session that is neither revoked nor expired). Rotation keeps a
+    # family alive; logout, "sign out everywhere" and reuse detection end it.
     user = conn.execute(
-        "SELECT id, email, role, full_name, is_active, token_version FROM users WHERE id = %s",
-        (claims["sub"],),
+        """
+        SELECT u.id, u.email, u.role, u.full_name, u.is_active, u.token_version,
+               EXISTS (
+                   SELECT 1 FROM sessions s JOIN sessions live ON live.family_id = s.family_id
+                   WHERE s.id = %s AND s.user_id = u.id
+                     AND live.revoked_at IS NULL AND live.expires_at > now()
+               ) AS session_live
+        FROM users u WHERE u.id = %s
+        """,
+        (session_id, claims["sub"]),
     ).fetchone()
     # A banned user, a changed password or a deleted account ends every access token at once:
     # the token carries the user's token_version, bumped on each of those.
-    if user is None or not user["is_active"] or user["token_version"] != claims["tv"]:
+    if (
+        user is None
+        or not user["is_active"]
+        or user["token_version"] != claims["tv"]
+        or session_id is None
+        or not user["session_live"]
+    ):
         raise Unauthorized("This session is no longer valid. Sign in again.", code="session_revoked")
     settings = get_settings()
     ratelimit.hit(
@@ -185,7 +218,7 @@ def authenticate(conn: db.Connection, request: Request, claims: dict[str, Any]) 
         role=user["role"],
         full_name=user["full_name"],
         meta=request_meta(request),
-        session_id=parse_uuid(claims.get("sid")),
+        session_id=session_id,
         token_version=user["token_version"],
     )
 
@@ -236,7 +269,7 @@ def require(action: Action, *, organization: OrganizationResolver | None = None)
             if rule.scope is Scope.AUTHENTICATED:
                 return caller
             if rule.scope is Scope.GLOBAL:
-                if caller.role not in rule.global_roles:
+                if not caller.may(action):
                     raise Forbidden("Only platform administrators may do this.")
                 return caller
             assert organization is not None

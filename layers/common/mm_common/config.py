@@ -32,8 +32,12 @@ class Settings:
     kms_key_id: str
     jwt_secret_arn: str
     jwt_secret: str
+    # Failed sign-ins per e-mail, and per address (higher: offices share one address).
     rate_limit_login: int
+    rate_limit_login_per_ip: int
+    # Reset e-mails per e-mail address, and per client address.
     rate_limit_password_reset: int
+    rate_limit_password_reset_per_ip: int
     rate_limit_api_per_minute: int
     max_file_bytes: int
     max_project_bytes: int
@@ -41,9 +45,26 @@ class Settings:
     blob_gc_grace_hours: int
     # Monthly tokens on the platform's AI keys per subscription tier; None: unlimited.
     token_quotas: dict[str, int | None]
+    # The only names a provider may use for the platform's key (never any other variable).
+    ai_platform_key_names: frozenset[str]
+    # Provider base URLs on private or loopback addresses (a local model server); link-local
+    # and cloud metadata addresses are refused whatever this says.
+    ai_allow_private_networks: bool
 
 
 DEFAULT_TOKEN_QUOTAS: dict[str, int | None] = {"free": 10_000, "pro": None, "enterprise": None}
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    return default if not raw else raw in ("1", "true", "yes", "on")
+
+
+DEFAULT_PLATFORM_KEY_NAMES = "OPENAI_API_KEY,ANTHROPIC_API_KEY,GOOGLE_API_KEY,OPENROUTER_API_KEY"
+
+
+def _names(raw: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in raw.split(",") if name.strip())
 
 
 def _token_quotas(raw: str) -> dict[str, int | None]:
@@ -75,11 +96,26 @@ def get_settings() -> Settings:
         jwt_secret_arn=env("JWT_SECRET_ARN", ""),
         jwt_secret=env("JWT_SECRET", ""),
         rate_limit_login=_int("RATE_LIMIT_LOGIN_PER_15_MIN", 5),
+        rate_limit_login_per_ip=_int("RATE_LIMIT_LOGIN_PER_IP_PER_15_MIN", 50),
         rate_limit_password_reset=_int("RATE_LIMIT_PASSWORD_RESET_PER_HOUR", 3),
+        rate_limit_password_reset_per_ip=_int("RATE_LIMIT_PASSWORD_RESET_PER_IP_PER_HOUR", 30),
         rate_limit_api_per_minute=_int("RATE_LIMIT_API_PER_MINUTE", 100),
         max_file_bytes=_int("MAX_FILE_BYTES", 5 * 1024 * 1024),
         max_project_bytes=_int("MAX_PROJECT_BYTES", 200 * 1024 * 1024),
         project_cleanup_queue_url=env("PROJECT_CLEANUP_QUEUE_URL", ""),
         blob_gc_grace_hours=_int("BLOB_GC_GRACE_HOURS", 24),
         token_quotas=_token_quotas(env("AI_TOKEN_QUOTAS", "")),
+        ai_platform_key_names=_names(env("AI_PLATFORM_KEY_NAMES", DEFAULT_PLATFORM_KEY_NAMES)),
+        ai_allow_private_networks=_bool("AI_ALLOW_PRIVATE_NETWORKS", False),
     )
+
+
+def require_settings(*names: str) -> Settings:
+    """Fail at cold start, with a clear message, when a function lacks a resource it needs
+    (a bucket, a queue, a key): not at the first request that happens to use it."""
+    settings = get_settings()
+    missing = [name for name in names if not getattr(settings, name)]
+    if missing:
+        variables = ", ".join(name.upper() for name in missing)
+        raise RuntimeError(f"This function needs {variables} set in its environment (see infra/template.yaml)")
+    return settings

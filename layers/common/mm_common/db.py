@@ -15,13 +15,14 @@ client to one backend). The statement timeout is therefore set per transaction w
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import DictRow, dict_row
 
@@ -131,6 +132,30 @@ def fetch_one(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> DictRow 
 def fetch_all(sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[DictRow]:
     with transaction() as conn:
         return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+
+
+def update_row(
+    conn: Connection, table: str, changes: Mapping[str, Any], key: Mapping[str, Any], *, returning: str
+) -> DictRow | None:
+    """``UPDATE table SET <changes> WHERE <key> RETURNING <returning>``: the partial update every
+    PATCH makes. Table and column names are quoted identifiers (they come from our models, never
+    from input); with no changes the row is only read. None when no row matches the key."""
+    where = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(column)) for column in key)
+    if changes:
+        assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(column)) for column in changes)
+        query = sql.SQL("UPDATE {} SET {} WHERE {} RETURNING {}").format(
+            sql.Identifier(table),
+            assignments,
+            where,
+            sql.SQL(returning),  # type: ignore[arg-type]
+        )
+    else:
+        query = sql.SQL("SELECT {} FROM {} WHERE {}").format(
+            sql.SQL(returning),  # type: ignore[arg-type]
+            sql.Identifier(table),
+            where,
+        )
+    return conn.execute(query, (*changes.values(), *key.values())).fetchone()
 
 
 def contains_pattern(text: str) -> str:

@@ -33,7 +33,7 @@ def email_problem(email: str) -> str | None:
     """Why an (already normalised) e-mail address is not acceptable, or None."""
     if len(email) > 254:
         return "The e-mail address is too long."
-    if not _EMAIL.match(email):
+    if not _EMAIL.fullmatch(email):
         return "Enter a valid e-mail address, like name@example.com."
     return None
 

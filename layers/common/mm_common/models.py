@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 
 def _iso_utc(value: datetime) -> str:
@@ -18,6 +20,29 @@ def _iso_utc(value: datetime) -> str:
 # Every time leaves the API as ISO-8601 in UTC with a "Z", whatever the session time zone.
 UtcDatetime = Annotated[datetime, PlainSerializer(_iso_utc, return_type=str)]
 
+# NUL cannot be stored in Postgres text; a lone surrogate is not Unicode text at all (it cannot
+# be encoded as UTF-8). JSON can carry both ("\u0000", "\ud800").
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable_text_at(value: Any, where: str = "") -> str | None:
+    """Where in ``value`` (a JSON-like tree) a string holds a character no text can store, else None."""
+    if isinstance(value, str):
+        return where or "(value)" if _UNSTORABLE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = unstorable_text_at(key, f"{where}.{key!r}".lstrip(".")) or unstorable_text_at(
+                item, f"{where}.{key}".lstrip(".")
+            )
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = unstorable_text_at(item, f"{where}[{index}]")
+            if found:
+                return found
+    return None
+
 
 class ApiModel(BaseModel):
     model_config = ConfigDict(
@@ -26,3 +51,20 @@ class ApiModel(BaseModel):
         extra="forbid",
         str_strip_whitespace=False,
     )
+
+
+class RequestModel(ApiModel):
+    """Every request body: text anywhere in it (values and keys, nested too) is refused with 422
+    when it holds NUL or an unpaired surrogate, before any field validator sees it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text_only(cls, data: Any) -> Any:
+        where = unstorable_text_at(data)
+        if where is not None:
+            raise PydanticCustomError(
+                "unstorable_text",
+                "Text cannot contain NUL characters or unpaired surrogates (at {where}).",
+                {"where": where},
+            )
+        return data

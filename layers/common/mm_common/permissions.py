@@ -57,11 +57,14 @@ class Action(StrEnum):
     MEMBERS_VIEW = "members.view"
     MEMBERS_INVITE = "members.invite"
     MEMBERS_MANAGE = "members.manage"
+    # Granting, changing or taking away the owner or admin role (invite, change, accept, remove).
+    MEMBERS_GRANT_ELEVATED = "members.grant_elevated"
     PROJECT_CREATE = "project.create"
     PROJECT_VIEW = "project.view"
     PROJECT_EDIT = "project.edit"
     PROJECT_DEPLOY = "project.deploy"
     PROJECT_MANAGE = "project.manage"
+    PROJECT_SECRETS_REVEAL = "project.secrets.reveal"
     BILLING_MANAGE = "billing.manage"
     ANALYTICS_VIEW = "analytics.view"
     USERS_MANAGE = "users.manage"
@@ -69,6 +72,7 @@ class Action(StrEnum):
     AI_MODELS_MANAGE = "ai_models.manage"
     AI_PROVIDERS_CONFIGURE = "ai_providers.configure"
     SYSTEM_LOGS_VIEW = "system_logs.view"
+    PROMPTS_MODERATE = "prompts.moderate"
 
 
 @dataclass(frozen=True)
@@ -111,12 +115,14 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.MEMBERS_VIEW: _org(ALL_MEMBERS, about="list members"),
     Action.MEMBERS_INVITE: _org({OWNER, ORG_ADMIN}, {P.INVITE}, about="invite members (spec: owner, or granted)"),
     Action.MEMBERS_MANAGE: _org({OWNER, ORG_ADMIN}, about="change roles and permissions, remove members"),
+    Action.MEMBERS_GRANT_ELEVATED: _org({OWNER}, about="make someone an owner or admin, or change/remove one"),
     # Projects (spec matrix rows: create, edit, deploy; view is every member's).
     Action.PROJECT_CREATE: _org({OWNER, ORG_ADMIN}, about="create projects"),
     Action.PROJECT_VIEW: _org(ALL_MEMBERS, about="read projects, files, versions, chats"),
     Action.PROJECT_EDIT: _org({OWNER, ORG_ADMIN}, {P.EDIT, P.DEPLOY}, about="edit code and chat"),
     Action.PROJECT_DEPLOY: _org({OWNER, ORG_ADMIN}, {P.DEPLOY}, about="deploy to Easypanel"),
     Action.PROJECT_MANAGE: _org({OWNER, ORG_ADMIN}, {P.MANAGE}, about="project settings, secrets, delete"),
+    Action.PROJECT_SECRETS_REVEAL: _org({OWNER, ORG_ADMIN}, {P.MANAGE}, about="read an environment variable's value"),
     Action.BILLING_MANAGE: _org({OWNER}, about="subscription and invoices"),
     Action.ANALYTICS_VIEW: _org({OWNER, ORG_ADMIN}, {P.EDIT, P.DEPLOY}, co_admin=True, about="organization analytics"),
     # Platform administration.
@@ -126,7 +132,23 @@ PERMISSIONS: dict[Action, Rule] = {
     # Adding a provider sets the URL our workers will call (an SSRF surface): admins only.
     Action.AI_PROVIDERS_CONFIGURE: Rule(Scope.GLOBAL, frozenset({A}), description="add AI providers (base URLs)"),
     Action.SYSTEM_LOGS_VIEW: Rule(Scope.GLOBAL, frozenset({A, CA}), description="system-wide audit log"),
+    Action.PROMPTS_MODERATE: Rule(Scope.GLOBAL, frozenset({A}), description="see, change or delete anyone's prompts"),
 }
+
+# Who may grant which organization role: the one rule invite, role change, removal and
+# acceptance all read. None: whoever passes the route's own action (invite or manage members).
+ROLE_GRANTS: dict[OrgRole, Action | None] = {
+    OWNER: Action.MEMBERS_GRANT_ELEVATED,
+    ORG_ADMIN: Action.MEMBERS_GRANT_ELEVATED,
+    MEMBER: None,
+    VIEWER: None,
+}
+
+
+def grant_action(role: str) -> Action | None:
+    """The action needed to give someone ``role`` (or to change or remove someone who has it)."""
+    return ROLE_GRANTS[OrgRole(role)]
+
 
 # Permissions a viewer has, whatever is stored: viewers are read-only.
 VIEWER_PERMISSIONS = frozenset({P.VIEW})
@@ -143,6 +165,13 @@ def allowed_in_organization(
         return True
     effective = VIEWER_PERMISSIONS if org_role == OrgRole.VIEWER else member_permissions
     return bool(rule.member_permissions & effective)
+
+
+def allowed_globally(rule: Rule, global_role: str) -> bool:
+    """Whether a rule that is not organization-scoped lets this global role through."""
+    if rule.scope in (Scope.PUBLIC, Scope.AUTHENTICATED):
+        return True
+    return global_role in rule.global_roles
 
 
 def sees_organization(rule: Rule, global_role: str, org_role: str | None) -> bool:

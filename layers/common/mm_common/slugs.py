@@ -15,7 +15,7 @@ def slug_problem(value: str) -> str | None:
     """Why a slug someone chose is not acceptable, or None."""
     if len(value) > MAX_SLUG_LENGTH:
         return f"Use at most {MAX_SLUG_LENGTH} characters for the slug."
-    if not SLUG_PATTERN.match(value):
+    if not SLUG_PATTERN.fullmatch(value):
         return (
             "Use only lower-case letters, digits and hyphens for the slug, starting and ending with a letter or digit."
         )

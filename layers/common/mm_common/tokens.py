@@ -37,7 +37,7 @@ def issue_access_token(
     role: str,
     token_version: int,
     organization_id: str | None,
-    session_id: str | None = None,
+    session_id: str,
 ) -> tuple[str, int]:
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -53,8 +53,7 @@ def issue_access_token(
     }
     if organization_id:
         claims["organizationId"] = organization_id
-    if session_id:
-        claims["sid"] = session_id  # the refresh session this token came from
+    claims["sid"] = session_id  # the refresh session this token came from: logout ends the token too
     return jwt.encode(claims, signing_key(), algorithm=ALGORITHM), ACCESS_TOKEN_TTL_S
 
 
@@ -65,7 +64,7 @@ def decode_access_token(token: str) -> dict[str, Any]:
             signing_key(),
             algorithms=[ALGORITHM],  # never the token's own choice: no "none", no RS/HS confusion
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "jti", "tv"]},
+            options={"require": ["exp", "iat", "sub", "jti", "tv", "sid"]},
         )
     except jwt.ExpiredSignatureError:
         raise Unauthorized("Your session has expired. Sign in again.", code="token_expired") from None

@@ -20,7 +20,7 @@ from mm_common.config import get_settings
 from mm_common.db import Connection
 from mm_common.errors import NotFound
 from mm_common.paths import language_for
-from mm_common.workspace import touch_project
+from mm_common.working_copy import touch_project
 
 VERSION_COLUMNS = (
     "id, project_id, number, parent_id, message, source, created_by, message_id, manifest_key,"

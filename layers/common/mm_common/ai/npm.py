@@ -29,7 +29,7 @@ def resolve(specs: list[str], *, client: httpx.Client | None = None, timeout_s: 
     try:
         for spec in specs:
             name, wanted = _split(spec)
-            if wanted and EXACT_OR_RANGE.match(wanted):
+            if wanted and EXACT_OR_RANGE.fullmatch(wanted):
                 resolved[name] = wanted
                 continue
             response = http.get(

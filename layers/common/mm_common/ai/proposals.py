@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mm_common import versions, workspace
+from mm_common import versions, working_copy
 from mm_common.ai.edit_protocol import apply_actions as apply_in_memory
 from mm_common.ai.edit_protocol import parse_answer
 from mm_common.db import Connection
@@ -77,12 +77,12 @@ def approve(conn: Connection, message_id: Any, user_id: Any) -> dict[str, Any]:
     for path, text in sorted(result.files.items()):
         if current.get(path) != text:
             data = text.encode("utf-8")
-            workspace.write(
+            working_copy.write(
                 conn,
                 organization_id=organization_id,
                 project_id=project_id,
                 path=path,
-                body=workspace.FileBytes(data, is_text=True),
+                body=working_copy.FileBytes(data, is_text=True),
             )
     version = versions.create_version(
         conn,

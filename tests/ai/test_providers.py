@@ -22,7 +22,7 @@ from mm_common.ai.providers import (
     iter_sse_events,
     stream_chat,
 )
-from tests.fake_providers import FakeProviders, Reply
+from tests.support.fake_providers import FakeProviders, Reply
 
 KINDS: list[ProviderKind] = ["openai", "anthropic", "gemini", "openrouter", "openai_compatible"]
 MODELS: dict[str, str] = {

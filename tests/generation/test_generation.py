@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 from devstack.aws import client as aws_client
 from devstack.stack import LocalStack
 from mm_common.config import get_settings
-from tests.fake_providers import DEFAULT_API_KEY, FakeProviders, Reply
-from tests.identity import Account, make_organization, make_user
+from tests.support.fake_providers import DEFAULT_API_KEY, FakeProviders, Reply
+from tests.support.identity import Account, make_organization, make_user
 
 ANSWER = [
     "I added an about page.\n",

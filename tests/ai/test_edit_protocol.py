@@ -37,7 +37,7 @@ from mm_common.ai.edit_protocol import (
 )
 from mm_common.paths import PathError, normalize_path
 
-ANSWERS = Path(__file__).parent / "fixtures" / "answers"
+ANSWERS = Path(__file__).parent.parent / "fixtures" / "answers"
 
 
 def answer(name: str) -> str:

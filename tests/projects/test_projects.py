@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from devstack.aws import client as aws_client
 from devstack.stack import LocalStack
 from mm_common.paths import PathError, normalize_path
-from tests.identity import Account, add_member, make_organization, make_user
+from tests.support.identity import Account, add_member, make_organization, make_user
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from mm_common.permissions import (
     sees_organization,
 )
 from mm_common.tokens import hash_secret
-from tests.identity import PASSWORD, Account, add_member, make_organization, make_user
+from tests.support.identity import PASSWORD, Account, add_member, make_organization, make_user
 
 MEMBER_PERMISSIONS = ["view", "edit", "deploy", "manage", "invite"]
 

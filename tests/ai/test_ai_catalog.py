@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from mm_common import db as mm_db
 from mm_common.ai.catalog import BUILTIN_MODELS, BUILTIN_PROVIDERS, seed_catalog
 from mm_common.ai.keys import user_api_key
-from tests.identity import Account, make_user
+from tests.support.identity import Account, make_user
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from devstack.template import Template
 from mm_common.auth import declared_action
 from mm_common.pagination import encode_cursor
 from mm_common.permissions import Action
-from tests import identity
-from tests.identity import add_member, make_organization, make_user
+from tests.support import identity
+from tests.support.identity import add_member, make_organization, make_user
 
 DB = psycopg.Connection[Any]
 User = identity.Account

@@ -53,8 +53,22 @@ def make_user(
     ).fetchone()
     assert row is not None
     user_id = row[0]
-    token, _ = issue_access_token(user_id=str(user_id), email=email, role=role, token_version=0, organization_id=None)
+    token = access_token(db, user_id, email, role)
     return Account(user_id, email, role, token)
+
+
+def access_token(db: psycopg.Connection[Any], user_id: uuid.UUID, email: str, role: str) -> str:
+    """An access token backed by a live sign-in (a session row), as login would issue."""
+    session = db.execute(
+        "INSERT INTO sessions (user_id, refresh_token_hash, family_id, expires_at)"
+        " VALUES (%s, %s, gen_random_uuid(), now() + interval '1 day') RETURNING id",
+        (user_id, uuid.uuid4().hex),
+    ).fetchone()
+    assert session is not None
+    token, _ = issue_access_token(
+        user_id=str(user_id), email=email, role=role, token_version=0, organization_id=None, session_id=str(session[0])
+    )
+    return token
 
 
 def make_organization(db: psycopg.Connection[Any], owner: Account, name: str = "Acme") -> uuid.UUID:

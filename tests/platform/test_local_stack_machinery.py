@@ -20,7 +20,7 @@ from devstack.stack import LocalStack
 from devstack.template import HttpRoute, Template
 from devstack.workers import QueuePoller, Scheduler, schedule_period_s
 
-PROBE_TEMPLATE = Path(__file__).parent / "fixtures" / "probe_stack" / "template.yaml"
+PROBE_TEMPLATE = Path(__file__).parent.parent / "fixtures" / "probe_stack" / "template.yaml"
 
 
 @dataclass

@@ -22,8 +22,8 @@ from mm_common.config import get_settings
 from mm_common.errors import Forbidden
 from mm_common.pagination import encode_cursor
 from mm_common.permissions import Action
-from tests import identity
-from tests.identity import add_member, make_organization, make_user
+from tests.support import identity
+from tests.support.identity import add_member, make_organization, make_user
 
 DB = psycopg.Connection[Any]
 User = identity.Account

@@ -20,7 +20,7 @@ from starlette.testclient import TestClient
 
 from mm_common import ratelimit
 from mm_common.tokens import signing_key
-from tests.identity import PASSWORD, make_user
+from tests.support.identity import PASSWORD, make_user
 
 APP_ORIGIN = "http://127.0.0.1:8000"
 STRONG = "a-strong-passphrase-2026"
