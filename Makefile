@@ -8,7 +8,15 @@ PY := $(VENV)/bin/python
 CFN_VENV := .venv-cfn
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test lint typecheck pytest migrate openapi bench clean-local
+# pytest runs on two workers (pytest-xdist), each with its own local stack (embedded Postgres,
+# moto) in its own temp folder. Against DATABASE_URL the workers would share one test database,
+# so then it runs on one. PYTEST_WORKERS=0 runs in-process, PYTEST_ARGS adds pytest options.
+PYTEST_WORKERS ?= $(if $(DATABASE_URL),0,2)
+PYTEST := $(PY) -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS))
+# Lint and type check run beside the tests; each target's output is printed whole when it ends.
+PARALLEL := $(MAKE) --no-print-directory -j 3 --output-sync=target
+
+.PHONY: install dev dev-web web test test-web check lint typecheck pytest pytest-quick fuzz migrate openapi bench bench-cold-start clean-local
 
 install: $(STAMP)
 
@@ -26,10 +34,37 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt infra/package.json
 	npm ci --prefix infra --no-audit --no-fund --silent
 	touch $(STAMP)
 
-dev: install
+dev: install web
 	$(PY) -m devstack
 
-test: install lint typecheck pytest
+# The web app (frontend/): npm ci when the lockfile changed, vite build when a source changed.
+WEB_SOURCES := $(shell find frontend/src frontend/public frontend/index.html frontend/vite.config.ts frontend/tsconfig.json -type f 2>/dev/null)
+web: frontend/dist/index.html
+
+frontend/node_modules/.installed: frontend/package-lock.json
+	npm ci --prefix frontend --no-audit --no-fund --silent
+	touch $@
+
+frontend/dist/index.html: frontend/node_modules/.installed $(WEB_SOURCES)
+	npm run --prefix frontend build --silent
+
+# Vite's dev server with hot reload on :5173, proxying /api to a running `make dev`.
+dev-web: frontend/node_modules/.installed
+	npm run --prefix frontend dev
+
+# The browser journeys (Debian's Chromium through Playwright; installed with apt when missing).
+test-web: install web
+	@command -v chromium >/dev/null || { echo "Installing Chromium (apt-get install chromium)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; }
+	MM_WEB_TESTS=1 $(PY) -m pytest tests/web $(PYTEST_ARGS)
+
+# Everything CI runs: lint, types, every test (the fuzzer and the other slow ones included).
+test: install
+	@$(PARALLEL) lint typecheck pytest
+
+# The quick loop while iterating: lint, types and the tests not marked slow.
+check: install
+	@$(PARALLEL) lint typecheck pytest-quick
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -39,19 +74,31 @@ typecheck: install
 	$(VENV)/bin/mypy
 
 pytest: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
+
+pytest-quick: install
+	$(PYTEST) -m "not slow" $(PYTEST_ARGS)
+
+# The API fuzzer alone (FUZZ_EXAMPLES requests per operation, FUZZ_SEED for other inputs).
+fuzz: install
+	$(PY) -m pytest tests/platform/test_fuzz.py $(PYTEST_ARGS)
 
 migrate: install
 	$(PY) -m mmctl migrate
 
-openapi: install
+# functions/system/system_fn/openapi.json and docs/routes.md (tests fail when either is stale).
+openapi: install frontend/node_modules/.installed
 	$(PY) -m mmctl openapi
+	npm run --prefix frontend openapi --silent
 
-bench: install
+bench: install bench-cold-start
 	$(PY) bench/api_latency.py
 	$(PY) bench/auth.py
 	$(PY) bench/versions.py
 	$(PY) bench/generation.py
+
+bench-cold-start: install
+	$(PY) bench/cold_start.py
 
 clean-local:
 	rm -rf .local

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import httpx
 
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.types import ASGIApp
 
-def serve() -> None:
+
+def http_server(app: ASGIApp, port: int) -> uvicorn.Server:
+    """The local stack's HTTP server: loopback only, and no ``Server`` banner (CloudFront and API
+    Gateway answer without uvicorn's)."""
     import uvicorn
 
+    return uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", server_header=False))
+
+
+def serve() -> None:
     from devstack.stack import LocalStack, StackConfig
 
     config = StackConfig()
@@ -33,7 +45,9 @@ def serve() -> None:
             ),
             flush=True,
         )
-        uvicorn.run(stack.asgi_app(), host="127.0.0.1", port=config.port, log_level="warning")
+        # Ctrl-C: uvicorn shuts down, then passes the signal on (uvicorn.run swallows it too).
+        with contextlib.suppress(KeyboardInterrupt):
+            http_server(stack.asgi_app(), config.port).run()
     finally:
         stack.stop()
         print("[stack] stopped; data saved")

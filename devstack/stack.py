@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from devstack.aws import AwsProvisioner, MotoServer, client, client_environment
 from devstack.gateway import Gateway
@@ -25,7 +27,7 @@ from devstack.lambdas import LambdaRuntime, install_moto_dispatch
 from devstack.mailbox import Mailbox
 from devstack.persistence import GeneratedSecrets, KmsPersistence, S3Persistence
 from devstack.postgres import Postgres, credentials_secret, split_for_template, start_postgres
-from devstack.template import REPO_ROOT, Template
+from devstack.template import REPO_ROOT, ResponseHeader, Template
 from devstack.workers import QueuePoller, Scheduler
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -97,6 +99,9 @@ class LocalStack:
             "DbSecretArn": secret_arn,
             "MailFrom": cfg.mail_from,
             "CreateEmailIdentity": "true",
+            # A model server on this machine (and the tests' fake providers on 127.0.0.1) is
+            # reachable locally; deployed stacks keep the template's default, off.
+            "AiAllowPrivateNetworks": "true",
             **split_for_template(self.database_url),
         }
         state = cfg.data_dir / "aws"
@@ -209,7 +214,8 @@ class LocalStack:
             self.moto.stop()
 
     # ------------------------------------------------------------------ HTTP
-    def asgi_app(self) -> Starlette:
+    def asgi_app(self) -> ASGIApp:
+        """The stack's one origin, as CloudFront serves it: /api to the API, the rest to the SPA."""
         assert self.runtime is not None
         gateway = Gateway(self.runtime, self.template.routes())
         spa_dir = BUILT_SPA if (BUILT_SPA / "index.html").exists() else PLACEHOLDER_SPA
@@ -234,10 +240,8 @@ class LocalStack:
                 return FileResponse(candidate)
             return FileResponse(spa_dir / "index.html")  # client-side routes get the SPA
 
-        return Starlette(
+        site = Starlette(
             routes=[
-                Route("/api", gateway.handle, methods=ALL_METHODS),
-                Route("/api/{path:path}", gateway.handle, methods=ALL_METHODS),
                 Route("/dev/mail.json", mail_json),
                 Route("/dev/mail", mail_html),
                 Route("/dev/schedules/{function}", run_schedule, methods=["POST"]),
@@ -245,6 +249,46 @@ class LocalStack:
                 Route("/{path:path}", spa),
             ]
         )
+        return LocalEdge(gateway, site, self.template)
+
+
+def _is_api_path(raw_path: bytes) -> bool:
+    return raw_path == b"/api" or raw_path.startswith(b"/api/")
+
+
+def _adding_headers(send: Send, headers: list[ResponseHeader]) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = MutableHeaders(scope=message)
+            for header in headers:
+                if header.override or header.name not in present:
+                    present[header.name] = header.value
+        await send(message)
+
+    return send_with_headers
+
+
+class LocalEdge:
+    """CloudFront's part locally: every /api request (whatever its path holds: newlines too, which
+    no Starlette route matches) goes to the local API Gateway, the rest to the SPA and the dev
+    pages; answers get the response headers policy of their cache behavior in the template."""
+
+    def __init__(self, gateway: Gateway, site: ASGIApp, template: Template) -> None:
+        self.gateway = gateway
+        self.site = site
+        self.api_headers = template.response_headers("/api/*")
+        self.site_headers = template.response_headers()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.site(scope, receive, send)
+            return
+        raw_path = bytes(scope.get("raw_path") or scope["path"].encode("utf-8"))
+        if _is_api_path(raw_path.split(b"?", 1)[0]):
+            response = await self.gateway.handle(Request(scope, receive))
+            await response(scope, receive, _adding_headers(send, self.api_headers))
+        else:
+            await self.site(scope, receive, _adding_headers(send, self.site_headers))
 
 
 async def _in_thread(func: Any, *args: Any) -> Any:

@@ -80,6 +80,45 @@ class FunctionSpec:
     schedules: list[Schedule] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ResponseHeader:
+    """A header CloudFront adds to an answer (``override``: even when the origin sent one)."""
+
+    name: str
+    value: str
+    override: bool
+
+
+def _policy_headers(config: dict[str, Any]) -> list[ResponseHeader]:
+    """The headers of a ResponseHeadersPolicyConfig (the parts this template uses)."""
+    headers = []
+    security = dict(config.get("SecurityHeadersConfig") or {})
+    hsts = security.pop("StrictTransportSecurity", None)
+    if hsts:
+        value = f"max-age={hsts['AccessControlMaxAgeSec']}"
+        value += "; includeSubDomains" if hsts.get("IncludeSubdomains") else ""
+        value += "; preload" if hsts.get("Preload") else ""
+        headers.append(ResponseHeader("Strict-Transport-Security", value, bool(hsts["Override"])))
+    frame = security.pop("FrameOptions", None)
+    if frame:
+        headers.append(ResponseHeader("X-Frame-Options", str(frame["FrameOption"]), bool(frame["Override"])))
+    sniff = security.pop("ContentTypeOptions", None)
+    if sniff:
+        headers.append(ResponseHeader("X-Content-Type-Options", "nosniff", bool(sniff["Override"])))
+    referrer = security.pop("ReferrerPolicy", None)
+    if referrer:
+        headers.append(ResponseHeader("Referrer-Policy", str(referrer["ReferrerPolicy"]), bool(referrer["Override"])))
+    csp = security.pop("ContentSecurityPolicy", None)
+    if csp:
+        value = " ".join(str(csp["ContentSecurityPolicy"]).split())
+        headers.append(ResponseHeader("Content-Security-Policy", value, bool(csp["Override"])))
+    if security:
+        raise ValueError(f"the local stack does not apply {sorted(security)} yet")
+    for item in (config.get("CustomHeadersConfig") or {}).get("Items", []):
+        headers.append(ResponseHeader(str(item["Header"]), str(item["Value"]), bool(item["Override"])))
+    return headers
+
+
 @dataclass
 class Template:
     path: Path
@@ -147,6 +186,22 @@ class Template:
 
     def routes(self) -> list[HttpRoute]:
         return [route for fn in self.functions() for route in fn.routes]
+
+    def response_headers(self, path_pattern: str | None = None) -> list[ResponseHeader]:
+        """The headers CloudFront adds to answers of the cache behavior for ``path_pattern``
+        (None: the default behavior, the SPA), from its ResponseHeadersPolicy."""
+        headers: list[ResponseHeader] = []
+        for distribution in self.resources_of_type("AWS::CloudFront::Distribution").values():
+            config = distribution["Properties"]["DistributionConfig"]
+            if path_pattern is None:
+                behavior = config["DefaultCacheBehavior"]
+            else:
+                behavior = next(b for b in config.get("CacheBehaviors", []) if b["PathPattern"] == path_pattern)
+            policy = behavior.get("ResponseHeadersPolicyId")
+            if isinstance(policy, dict) and "Ref" in policy:
+                resource = self.resources[policy["Ref"]]
+                headers += _policy_headers(resource["Properties"]["ResponseHeadersPolicyConfig"])
+        return headers
 
 
 class Resolver:

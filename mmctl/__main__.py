@@ -1,4 +1,4 @@
-"""python -m mmctl {migrate,create-admin,openapi} — works against any DATABASE_URL."""
+"""python -m mmctl {migrate,create-admin,seed-catalog,openapi} — works against any DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -48,7 +48,7 @@ def cmd_seed_catalog(_: argparse.Namespace) -> None:
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:
-    from devstack.openapi import build_openapi
+    from devstack.openapi import build_openapi, route_index
 
     document = json.dumps(build_openapi(), indent=2, sort_keys=False) + "\n"
     if args.output == "-":
@@ -56,6 +56,10 @@ def cmd_openapi(args: argparse.Namespace) -> None:
     else:
         Path(args.output).write_text(document, encoding="utf-8")
         print(f"wrote {args.output}")
+    if args.routes:
+        Path(args.routes).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.routes).write_text(route_index(), encoding="utf-8")
+        print(f"wrote {args.routes}")
 
 
 def main() -> None:
@@ -70,8 +74,11 @@ def main() -> None:
     sub.add_parser("seed-catalog", help="add the built-in AI providers and models if missing").set_defaults(
         func=cmd_seed_catalog
     )
-    openapi = sub.add_parser("openapi", help="write the whole API's OpenAPI 3.1 document")
+    openapi = sub.add_parser("openapi", help="write the whole API's OpenAPI 3.1 document and the route index")
     openapi.add_argument("--output", default=str(REPO_ROOT / "functions/system/system_fn/openapi.json"))
+    openapi.add_argument(
+        "--routes", default=str(REPO_ROOT / "docs/routes.md"), help="the route index (an empty value: skip it)"
+    )
     openapi.set_defaults(func=cmd_openapi)
     args = parser.parse_args()
     args.func(args)

@@ -7,6 +7,7 @@ with empty tables.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import psycopg
@@ -16,6 +17,9 @@ from starlette.testclient import TestClient
 from devstack.stack import LocalStack, StackConfig
 
 TEST_DATABASE = "mm_test"
+
+# The browser journeys (tests/web) need the built web app and Chromium: `make test-web` runs them.
+collect_ignore = [] if os.environ.get("MM_WEB_TESTS") else ["web"]
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import psycopg
@@ -11,6 +12,7 @@ from starlette.testclient import TestClient
 from mm_common import db as mm_db
 from mm_common.ai.catalog import BUILTIN_MODELS, BUILTIN_PROVIDERS, seed_catalog
 from mm_common.ai.keys import user_api_key
+from tests.support.fake_providers import private_networks
 from tests.support.identity import Account, make_user
 
 
@@ -37,16 +39,17 @@ def test_seed_is_idempotent_and_complete(catalog: dict[str, Any], db: psycopg.Co
 def test_admins_manage_providers_and_models(
     client: TestClient, admin: Account, catalog: dict[str, Any], db: psycopg.Connection[Any]
 ) -> None:
-    created = client.post(
-        "/api/admin/ai-providers",
-        json={
-            "slug": "lmstudio",
-            "name": "LM Studio",
-            "kind": "openai_compatible",
-            "apiBaseUrl": "http://127.0.0.1:1234/v1/",
-        },
-        headers=admin.headers,
-    )
+    with private_networks(allowed=True):  # LM Studio on the operator's machine
+        created = client.post(
+            "/api/admin/ai-providers",
+            json={
+                "slug": "lmstudio",
+                "name": "LM Studio",
+                "kind": "openai_compatible",
+                "apiBaseUrl": "http://127.0.0.1:1234/v1/",
+            },
+            headers=admin.headers,
+        )
     assert created.status_code == 201
     provider = created.json()["provider"]
     assert provider["apiBaseUrl"] == "http://127.0.0.1:1234/v1" and provider["isBuiltin"] is False
@@ -98,6 +101,10 @@ def test_admins_manage_providers_and_models(
         "http://user:secret@example.com/v1",
         "https://example.com/v1#x",
         "not a url",
+        "http://example.com:99999/v1",
+        "http://example.com:0/v1",
+        "http://exa mple.com/v1",
+        "http:///v1",
     ],
 )
 def test_base_urls_are_plain_http(client: TestClient, admin: Account, url: str, db: psycopg.Connection[Any]) -> None:
@@ -177,3 +184,94 @@ def test_only_admins_decide_where_providers_are_called(
     assert added.status_code == 403
     row = db.execute("SELECT api_base_url FROM ai_providers WHERE id = %s", (openai,)).fetchone()
     assert row == ("https://api.openai.com/v1",)
+
+
+BAD_INPUT: list[tuple[str, str, Any, int]] = [
+    (
+        "POST",
+        "/api/admin/ai-providers",
+        {"slug": "x", "name": "A\u0000B", "kind": "openai", "apiBaseUrl": "https://x.example"},
+        422,
+    ),
+    (
+        "POST",
+        "/api/admin/ai-providers",
+        {"slug": "x", "name": "A\ud800", "kind": "openai", "apiBaseUrl": "https://x.example"},
+        422,
+    ),
+    ("POST", "/api/admin/ai-providers", {"slug": "x", "name": "X", "kind": "openai", "apiBaseUrl": None}, 422),
+    ("POST", "/api/admin/ai-providers", [], 422),
+    ("PATCH", "/api/admin/ai-providers/{openai}", {"name": None}, 422),
+    ("PATCH", "/api/admin/ai-providers/{openai}", {"isEnabled": None}, 422),
+    ("PATCH", "/api/admin/ai-providers/{openai}", {"apiBaseUrl": None}, 422),
+    ("PATCH", "/api/admin/ai-providers/{openai}", {"name": "\u0000"}, 422),
+    ("PATCH", "/api/admin/ai-providers/not-a-uuid", {"name": "X"}, 404),
+    ("GET", "/api/admin/ai-providers/not-a-uuid", None, 404),
+    ("DELETE", "/api/admin/ai-providers/00000000-0000-0000-0000-000000000000", None, 404),
+    (
+        "POST",
+        "/api/admin/ai-models",
+        {"providerId": "{openai}", "displayName": "M", "apiName": "m", "inputPricePerMillionTokens": 1e7},
+        422,
+    ),
+    ("POST", "/api/admin/ai-models", {"providerId": "{openai}", "displayName": "M", "apiName": "m\u0000"}, 422),
+    ("POST", "/api/admin/ai-models", {"providerId": "not-a-uuid", "displayName": "M", "apiName": "m"}, 422),
+    (
+        "POST",
+        "/api/admin/ai-models",
+        {"providerId": "00000000-0000-0000-0000-000000000000", "displayName": "M", "apiName": "m"},
+        422,
+    ),
+    ("PATCH", "/api/admin/ai-models/{model}", {"displayName": None}, 422),
+    ("PATCH", "/api/admin/ai-models/{model}", {"outputPricePerMillionTokens": "NaN"}, 422),
+    ("PATCH", "/api/admin/ai-models/{model}", {"outputPricePerMillionTokens": "1000000"}, 422),
+    ("PATCH", "/api/admin/ai-models/{model}", {"description": "\ud83d"}, 422),
+    ("PATCH", "/api/admin/ai-models/{model}", {"contextWindow": 2**40}, 422),
+    ("DELETE", "/api/admin/ai-models/not-a-uuid", None, 404),
+    ("PUT", "/api/users/me/api-keys/{openai}", {"apiKey": "sk-\u0000abcdefgh"}, 422),
+    ("PUT", "/api/users/me/api-keys/{openai}", {"apiKey": "sk-\ud800abcdefgh"}, 422),
+    ("PUT", "/api/users/me/api-keys/{openai}", {"apiKey": "ключ-0123456789"}, 422),  # no header can carry it
+    ("PUT", "/api/users/me/api-keys/{openai}", {"apiKey": "   short        "}, 422),
+    ("PUT", "/api/users/me/api-keys/{openai}", None, 422),
+    ("PUT", "/api/users/me/api-keys/not-a-uuid", {"apiKey": "sk-0123456789"}, 404),
+    ("PUT", "/api/users/me/api-keys/00000000-0000-0000-0000-000000000000", {"apiKey": "sk-0123456789"}, 404),
+    ("GET", "/api/users/me/api-keys/not-a-uuid", None, 404),
+]
+
+
+def _fill(value: Any, ids: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return value.format(**ids) if value.startswith(("/", "{")) else value
+    if isinstance(value, dict):
+        return {k: _fill(v, ids) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), BAD_INPUT)
+def test_bad_input_is_a_4xx_that_changes_nothing(
+    client: TestClient,
+    admin: Account,
+    catalog: dict[str, Any],
+    db: psycopg.Connection[Any],
+    method: str,
+    path: str,
+    body: Any,
+    status: int,
+) -> None:
+    model = db.execute("SELECT id FROM ai_models WHERE api_name = 'gpt-4.1'").fetchone()
+    assert model is not None
+    ids = {"openai": str(catalog["openai"]), "model": str(model[0])}
+    tables = ("ai_providers", "ai_models", "user_api_keys", "audit_logs")
+
+    def snapshot() -> list[Any]:
+        return [db.execute(f"SELECT * FROM {t} ORDER BY id").fetchall() for t in tables]
+
+    before = snapshot()
+    kwargs: dict[str, Any] = {"headers": admin.headers}
+    if body is not None or method == "PUT":
+        kwargs["content"] = json.dumps(_fill(body, ids))
+        kwargs["headers"] = {**admin.headers, "Content-Type": "application/json"}
+    response = client.request(method, _fill(path, ids), **kwargs)
+    assert response.status_code == status, response.text
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+    assert snapshot() == before

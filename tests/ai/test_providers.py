@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import pytest
 
 from mm_common.ai import providers
+from mm_common.ai.netguard import guarded_client
 from mm_common.ai.providers import (
     ChatMessage,
     ProviderError,
@@ -22,7 +22,7 @@ from mm_common.ai.providers import (
     iter_sse_events,
     stream_chat,
 )
-from tests.support.fake_providers import FakeProviders, Reply
+from tests.support.fake_providers import FakeProviders, Reply, private_networks
 
 KINDS: list[ProviderKind] = ["openai", "anthropic", "gemini", "openrouter", "openai_compatible"]
 MODELS: dict[str, str] = {
@@ -44,7 +44,7 @@ WRONG_KEY = "sk-wrong-9876543210zyxwvuLEAK"
 
 @pytest.fixture
 def fake() -> Iterator[FakeProviders]:
-    with FakeProviders() as server:
+    with private_networks(allowed=True), FakeProviders() as server:
         yield server
 
 
@@ -182,7 +182,7 @@ def test_finish_reasons_are_normalised(fake: FakeProviders, kind: ProviderKind, 
 
 
 def test_a_given_client_is_used_and_left_open(fake: FakeProviders) -> None:
-    with httpx.Client() as client:
+    with guarded_client() as client:
         chat(fake, "openai", client=client)
         chat(fake, "anthropic", client=client)
         assert not client.is_closed

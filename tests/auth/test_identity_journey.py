@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from tests.auth.test_auth import APP_ORIGIN, STRONG, login, mail_token, refresh_cookie, register
+from tests.auth.helpers import APP_ORIGIN, STRONG, login, mail_token, refresh_cookie, register
 
 
 def bearer(session: Any) -> dict[str, str]:

@@ -6,18 +6,20 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 from starlette.testclient import TestClient
 
 from devstack.aws import client as aws_client
 from devstack.stack import LocalStack
 from mm_common.config import get_settings
 from tests.support.fake_providers import DEFAULT_API_KEY, FakeProviders, Reply
-from tests.support.identity import Account, make_organization, make_user
+from tests.support.identity import Account, add_member, make_organization, make_user
 
 ANSWER = [
     "I added an about page.\n",
@@ -151,17 +153,21 @@ def test_platform_key_is_metered_and_the_quota_stops_jobs_before_any_call(
     db: psycopg.Connection[Any],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The operator allows the provider's variable as a platform key, and sets it.
+    monkeypatch.setenv("AI_PLATFORM_KEY_NAMES", "MM_TEST_PLATFORM_KEY")
     monkeypatch.setenv("MM_TEST_PLATFORM_KEY", DEFAULT_API_KEY)
-    first = ask(client, world, mode="ask").json()["job"]
-    assert run_worker(stack) == 1
-    owner: Account = world["owner"]
-    assert client.get(f"/api/jobs/{first['id']}", headers=owner.headers).json()["job"]["status"] == "succeeded"
-    assert db.execute("SELECT metered_prompt_tokens, metered_completion_tokens FROM token_usage").fetchone() == (21, 9)
-
-    # An operator set the free tier's quota below what was used.
-    monkeypatch.setenv("AI_TOKEN_QUOTAS", '{"free": 25}')
     get_settings.cache_clear()
     try:
+        first = ask(client, world, mode="ask").json()["job"]
+        assert run_worker(stack) == 1
+        owner: Account = world["owner"]
+        assert client.get(f"/api/jobs/{first['id']}", headers=owner.headers).json()["job"]["status"] == "succeeded"
+        metered = db.execute("SELECT metered_prompt_tokens, metered_completion_tokens FROM token_usage").fetchone()
+        assert metered == (21, 9)
+
+        # An operator set the free tier's quota below what was used.
+        monkeypatch.setenv("AI_TOKEN_QUOTAS", '{"free": 25}')
+        get_settings.cache_clear()
         requests_before = len(fake.requests)
         second = ask(client, world, "more please").json()["job"]
         assert run_worker(stack) == 1
@@ -236,6 +242,33 @@ def test_auto_approve_applies_the_answer_at_once(
     assert messages[-1]["approvalState"] == "approved"
     about = client.get(f"/api/projects/{world['project']['id']}/files/about.html", headers=owner.headers)
     assert about.status_code == 200
+
+
+def test_auto_approve_applies_nothing_for_someone_who_may_no_longer_edit(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any], db: psycopg.Connection[Any]
+) -> None:
+    owner: Account = world["owner"]
+    pid = world["project"]["id"]
+    client.patch(f"/api/projects/{pid}", json={"autoApprove": True}, headers=owner.headers)
+    editor = make_user(db)
+    add_member(db, world["org"], editor, "member", ["view", "edit"])
+    client.put(f"/api/users/me/api-keys/{world['provider']}", json={"apiKey": DEFAULT_API_KEY}, headers=editor.headers)
+    fake.script.chunks = ANSWER
+    asked = client.post(
+        f"/api/chats/{world['chat']['id']}/messages",
+        json={"content": "add an about page", "modelId": str(world["model"])},
+        headers=editor.headers,
+    )
+    assert asked.status_code == 202, asked.text
+    # While the model answers, the editor is made read-only.
+    db.execute(
+        "UPDATE organization_members SET permissions = %s WHERE user_id = %s AND organization_id = %s",
+        (Jsonb(["view"]), editor.id, world["org"]),
+    )
+    assert run_worker(stack) == 1
+    answer = client.get(f"/api/chats/{world['chat']['id']}/messages", headers=owner.headers).json()["items"][-1]
+    assert answer["role"] == "assistant" and answer["approvalState"] == "pending"  # for an editor to decide
+    assert client.get(f"/api/projects/{pid}/files/about.html", headers=owner.headers).status_code == 404
 
 
 def test_undo_restores_the_turns_source_and_retry_asks_again(
@@ -404,3 +437,172 @@ def test_maintenance_requeues_jobs_nothing_is_working_on(
     assert stack.moto is not None
     queued = aws_client("sqs", stack.moto.endpoint).receive_message(QueueUrl=stack.outputs["JobsQueue"])["Messages"]
     assert [json.loads(m["Body"])["jobId"] for m in queued] == [str(stalled[0])]
+
+
+# ------------------------------------------------------------------------ jobs nothing works on
+
+
+def _worker_died(db: psycopg.Connection[Any], job_id: str, *, expired: str) -> None:
+    """The job as a worker that died left it: running, its lease ended ``expired`` ago."""
+    db.execute(
+        "UPDATE generation_jobs SET status = 'running', lease_owner = 'dead-worker', attempts = 1,"
+        " started_at = now(), lease_expires_at = now() - %s::interval WHERE id = %s",
+        (expired, job_id),
+    )
+
+
+def test_canceling_a_job_whose_worker_died_ends_it_and_frees_the_chat(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any], db: psycopg.Connection[Any]
+) -> None:
+    owner: Account = world["owner"]
+    job = ask(client, world).json()["job"]
+    _worker_died(db, job["id"], expired="1 second")
+    canceled = client.post(f"/api/jobs/{job['id']}/cancel", headers=owner.headers)
+    assert canceled.status_code == 200, canceled.text
+    assert canceled.json()["job"]["status"] == "canceled" and canceled.json()["job"]["finishedAt"]
+    assert ask(client, world, "next").status_code == 202  # the chat's one active turn is free
+    drain(stack, "JobsQueue")
+    # A late delivery of the canceled job runs nothing.
+    assert stack.moto is not None
+    aws_client("sqs", stack.moto.endpoint).send_message(
+        QueueUrl=stack.outputs["JobsQueue"], MessageBody=json.dumps({"jobId": job["id"]})
+    )
+    assert run_worker(stack) == 1
+    assert fake.requests == []
+    assert client.get(f"/api/jobs/{job['id']}", headers=owner.headers).json()["job"]["status"] == "canceled"
+
+
+def test_canceling_a_job_a_live_worker_runs_asks_the_worker_to_stop(
+    client: TestClient, world: dict[str, Any], db: psycopg.Connection[Any]
+) -> None:
+    owner: Account = world["owner"]
+    job = ask(client, world).json()["job"]
+    db.execute(
+        "UPDATE generation_jobs SET status = 'running', lease_owner = 'live-worker', attempts = 1,"
+        " lease_expires_at = now() + interval '10 minutes' WHERE id = %s",
+        (job["id"],),
+    )
+    canceled = client.post(f"/api/jobs/{job['id']}/cancel", headers=owner.headers).json()["job"]
+    assert canceled["status"] == "running"  # the worker ends it at its next flush
+    state = db.execute("SELECT cancel_requested_at IS NOT NULL FROM generation_jobs WHERE id = %s", (job["id"],))
+    assert state.fetchone() == (True,)
+    busy = ask(client, world, "next")
+    assert busy.status_code == 409 and busy.json()["error"]["code"] == "generation_in_progress"
+
+
+def test_maintenance_ends_a_canceled_job_whose_worker_died(
+    client: TestClient, stack: LocalStack, world: dict[str, Any], db: psycopg.Connection[Any]
+) -> None:
+    owner: Account = world["owner"]
+    job = ask(client, world).json()["job"]
+    db.execute(
+        "UPDATE generation_jobs SET status = 'running', lease_owner = 'doomed', attempts = 1,"
+        " lease_expires_at = now() + interval '10 minutes' WHERE id = %s",
+        (job["id"],),
+    )
+    client.post(f"/api/jobs/{job['id']}/cancel", headers=owner.headers)  # asked while the worker lived
+    _worker_died(db, job["id"], expired="5 minutes")
+    drain(stack, "JobsQueue")
+    assert stack.scheduler is not None
+    result = stack.scheduler.run_now("MaintenanceFunction")
+    assert result["deleted"]["abandonedJobsCanceled"] == 1
+    assert result["deleted"]["requeuedJobs"] == 0  # nothing to announce: it is over
+    ended = client.get(f"/api/jobs/{job['id']}", headers=owner.headers).json()["job"]
+    assert ended["status"] == "canceled" and ended["finishedAt"]
+    assert ask(client, world, "next").status_code == 202
+
+
+# -------------------------------------------------------------------- what models send us
+
+
+def test_nul_in_a_models_answer_is_dropped_and_the_answer_recorded(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any]
+) -> None:
+    owner: Account = world["owner"]
+    client.put(f"/api/users/me/api-keys/{world['provider']}", json={"apiKey": DEFAULT_API_KEY}, headers=owner.headers)
+    fake.script.chunks = ["Hel\x00lo", " wo\x00rld"]
+    job = ask(client, world, mode="ask").json()["job"]
+    assert run_worker(stack) == 1
+    done = client.get(f"/api/jobs/{job['id']}", headers=owner.headers).json()["job"]
+    assert done["status"] == "succeeded" and done["output"] == "Hello world"
+    chat_id = world["chat"]["id"]
+    question, answer = client.get(f"/api/chats/{chat_id}/messages", headers=owner.headers).json()["items"][-2:]
+    assert answer["role"] == "assistant" and answer["content"] == "Hello world"
+    assert done["assistantMessageId"] == answer["id"]
+    # The answer is activity: the chat moved on after the question was asked.
+    chat = client.get(f"/api/chats/{chat_id}", headers=owner.headers).json()["chat"]
+    assert datetime.fromisoformat(chat["updatedAt"]) > datetime.fromisoformat(question["createdAt"])
+
+
+class _RawOpenAI(BaseHTTPRequestHandler):
+    """An OpenAI-compatible server whose stream carries an unpaired surrogate escape ("\\ud800"),
+    which JSON allows and a decoder turns into a string no UTF-8 column can store."""
+
+    protocol_version = "HTTP/1.0"
+    events: ClassVar[list[str]] = [
+        '{"choices":[{"index":0,"delta":{"content":"bad \\ud800 half"}}]}',
+        '{"choices":[{"index":0,"delta":{"content":" and \\udfff too"},"finish_reason":"stop"}]}',
+    ]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        body = "".join(f"data: {event}\n\n" for event in self.events) + "data: [DONE]\n\n"
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.end_headers()
+        self.wfile.write(body.encode("ascii"))
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def raw_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RawOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_unpaired_surrogate_in_a_models_answer_is_replaced_and_the_answer_recorded(
+    client: TestClient, stack: LocalStack, world: dict[str, Any], db: psycopg.Connection[Any], raw_server: str
+) -> None:
+    owner: Account = world["owner"]
+    db.execute("UPDATE ai_providers SET api_base_url = %s WHERE id = %s", (raw_server, world["provider"]))
+    client.put(f"/api/users/me/api-keys/{world['provider']}", json={"apiKey": DEFAULT_API_KEY}, headers=owner.headers)
+    job = ask(client, world, mode="ask").json()["job"]
+    assert run_worker(stack) == 1
+    done = client.get(f"/api/jobs/{job['id']}", headers=owner.headers).json()["job"]
+    assert done["status"] == "succeeded", done
+    assert done["output"] == "bad \ufffd half and \ufffd too"
+    answer = client.get(f"/api/chats/{world['chat']['id']}/messages", headers=owner.headers).json()["items"][-1]
+    assert answer["content"] == done["output"]
+
+
+def test_approving_dependencies_into_a_broken_package_json_is_a_conflict_that_changes_nothing(
+    client: TestClient, stack: LocalStack, fake: FakeProviders, world: dict[str, Any], registry: str
+) -> None:
+    owner: Account = world["owner"]
+    pid = world["project"]["id"]
+    client.put(f"/api/users/me/api-keys/{world['provider']}", json={"apiKey": DEFAULT_API_KEY}, headers=owner.headers)
+    fake.script.chunks = ['<mm-add-dependency packages="zod"></mm-add-dependency>']
+    ask(client, world)
+    run_worker(stack)
+    answer = client.get(f"/api/chats/{world['chat']['id']}/messages", headers=owner.headers).json()["items"][-1]
+    assert answer["approvalState"] == "pending"
+    versions_before = client.get(f"/api/projects/{pid}/versions", headers=owner.headers).json()["items"]
+    for broken in ("{not json", "[1, 2]", '{"dependencies": ["zod"]}', "[" * 100_000):
+        written = client.put(f"/api/projects/{pid}/files/package.json", json={"content": broken}, headers=owner.headers)
+        assert written.status_code in (200, 201), written.text
+        refused = client.post(f"/api/messages/{answer['id']}/approve", headers=owner.headers)
+        assert refused.status_code == 409, (broken[:20], refused.text)
+        assert refused.json()["error"]["code"] == "invalid_package_json"
+        package = client.get(f"/api/projects/{pid}/files/package.json", headers=owner.headers).json()
+        assert package["content"] == broken
+    messages = client.get(f"/api/chats/{world['chat']['id']}/messages", headers=owner.headers).json()["items"]
+    assert messages[-1]["approvalState"] == "pending"
+    versions_after = client.get(f"/api/projects/{pid}/versions", headers=owner.headers).json()["items"]
+    # Writing package.json made no versions either; the refused approvals made none.
+    assert [v["id"] for v in versions_after] == [v["id"] for v in versions_before]

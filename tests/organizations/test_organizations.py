@@ -3,106 +3,38 @@
 from __future__ import annotations
 
 import hashlib
-import importlib
-import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 from typing import Any
 
-import psycopg
 import pytest
-from fastapi.routing import APIRoute
 from starlette.testclient import TestClient
 
 from devstack.openapi import http_apps
 from devstack.stack import LocalStack
+from mm_common.api import api_routes
 from mm_common.auth import declared_action
-from mm_common.config import get_settings
 from mm_common.errors import Forbidden
 from mm_common.pagination import encode_cursor
 from mm_common.permissions import Action
-from tests.support import identity
+from tests.organizations.helpers import (
+    ALL,
+    DB,
+    User,
+    accept,
+    audit_rows,
+    count,
+    create_org,
+    error_code,
+    invitation_token,
+    invite,
+    mails_to,
+    member_id,
+    membership,
+)
 from tests.support.identity import add_member, make_organization, make_user
-
-DB = psycopg.Connection[Any]
-User = identity.Account
-ALL = ["view", "edit", "deploy", "manage", "invite"]
-
-
-# ------------------------------------------------------------------------------------ helpers
-
-
-def create_org(client: TestClient, user: User, name: str = "Acme") -> dict[str, Any]:
-    response = client.post("/api/organizations", json={"name": name}, headers=user.headers)
-    assert response.status_code == 201, response.text
-    organization: dict[str, Any] = response.json()["organization"]
-    return organization
-
-
-def invite(client: TestClient, by: User, org_id: Any, email: str, **body: Any) -> Any:
-    return client.post(f"/api/organizations/{org_id}/members", json={"email": email, **body}, headers=by.headers)
-
-
-def mails_to(client: TestClient, to: str) -> list[dict[str, Any]]:
-    return [m for m in client.get("/dev/mail.json").json() if m["to"] == to]
-
-
-def invitation_token(client: TestClient, to: str) -> str:
-    """The token of the newest invitation e-mailed to this address."""
-    for message in mails_to(client, to):
-        link = re.escape(get_settings().app_url + "/invitations/accept") + r"\?token=([\w-]+)"
-        match = re.search(link, message["text"])
-        if match:
-            return match.group(1)
-    raise AssertionError(f"no invitation e-mail to {to}")
-
-
-def accept(client: TestClient, user: User, token: str) -> Any:
-    return client.post("/api/invitations/accept", json={"token": token}, headers=user.headers)
-
-
-def member_id(db: DB, org_id: Any, user: User) -> uuid.UUID:
-    row = db.execute(
-        "SELECT id FROM organization_members WHERE organization_id = %s AND user_id = %s", (org_id, user.id)
-    ).fetchone()
-    assert row is not None
-    return row[0]  # type: ignore[no-any-return]
-
-
-def membership(db: DB, org_id: Any, user: User) -> tuple[str, list[str]] | None:
-    row = db.execute(
-        "SELECT role, permissions FROM organization_members WHERE organization_id = %s AND user_id = %s",
-        (org_id, user.id),
-    ).fetchone()
-    return (row[0], row[1]) if row else None
-
-
-def audit_rows(db: DB, action: str) -> list[dict[str, Any]]:
-    with db.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        return cur.execute("SELECT * FROM audit_logs WHERE action = %s ORDER BY created_at, id", (action,)).fetchall()
-
-
-def error_code(response: Any) -> str:
-    code: str = response.json()["error"]["code"]
-    return code
-
-
-def count(db: DB, sql: str, *params: Any) -> int:
-    row = db.execute(sql, params).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-@pytest.fixture
-def owner(db: DB) -> User:
-    return make_user(db, full_name="Olive Owner")
-
-
-@pytest.fixture
-def org(db: DB, owner: User) -> uuid.UUID:
-    return make_organization(db, owner, name="Acme")
-
 
 # ----------------------------------------------------------------------------------- the routes
 
@@ -124,23 +56,25 @@ EXPECTED_ROUTES = {
 }
 
 
-def organizations_module() -> Any:
+def service_module() -> ModuleType:
+    """The organizations service (its rules; never the handler module)."""
     http_apps()  # puts the functions' code on sys.path, as the runtime does
-    return importlib.import_module("organizations_fn.app")
+    from organizations_fn import service
+
+    return service
 
 
 def test_the_app_declares_exactly_its_routes_each_with_its_action() -> None:
     declared = {
-        (method, route.path): declared_action(route)
-        for route in organizations_module().app.routes
-        if isinstance(route, APIRoute)
+        (method, route.path): declared_action(route.original_route)
+        for route in api_routes(http_apps()["OrganizationsFunction"].routes)  # the routers' routes too
         for method in route.methods or ()
     }
     assert declared == EXPECTED_ROUTES
 
 
 def test_check_member_limit_is_the_no_op_billing_hook() -> None:
-    check_member_limit = organizations_module().check_member_limit
+    check_member_limit = service_module().check_member_limit
     assert check_member_limit.__doc__ and "billing" in check_member_limit.__doc__.lower()
     assert check_member_limit(None, uuid.uuid4()) is None  # type: ignore[arg-type]
 
@@ -547,7 +481,7 @@ def test_the_member_limit_hook_guards_invitations_and_acceptance(
 ) -> None:
     """Billing will plug tier limits into check_member_limit: both places where membership grows call it,
     inside their transaction, so a refusal there leaves nothing behind."""
-    module = organizations_module()
+    service = service_module()
     ivy = make_user(db)
     assert invite(client, owner, org, ivy.email).status_code == 201
     token = invitation_token(client, ivy.email)
@@ -557,7 +491,7 @@ def test_the_member_limit_hook_guards_invitations_and_acceptance(
         calls.append(organization_id)
         raise Forbidden("This plan allows no more members.", code="member_limit_reached")
 
-    monkeypatch.setattr(module, "check_member_limit", full)  # the handlers run in this process
+    monkeypatch.setattr(service, "check_member_limit", full)  # the handlers run in this process
     mail_before = len(client.get("/dev/mail.json").json())
     refused = invite(client, owner, org, f"jo-{uuid.uuid4().hex[:8]}@example.com")
     assert refused.status_code == 403 and error_code(refused) == "member_limit_reached"
@@ -646,8 +580,10 @@ def test_owners_are_protected_and_the_last_owner_stays(client: TestClient, db: D
         client.patch(f"{members}/{admin_id}", json={"role": "owner"}, headers=admin.headers),
     ):
         assert response.status_code == 403 and error_code(response) == "owner_required"
-    # ...but manages everyone else.
-    assert client.patch(f"{members}/{bob_id}", json={"role": "admin"}, headers=admin.headers).status_code == 200
+    # ...nor make an admin (granting the admin role is the owners' too), but manages everyone else.
+    made_admin = client.patch(f"{members}/{bob_id}", json={"role": "admin"}, headers=admin.headers)
+    assert made_admin.status_code == 403 and error_code(made_admin) == "owner_required"
+    assert client.patch(f"{members}/{bob_id}", json={"role": "viewer"}, headers=admin.headers).status_code == 200
 
     promoted = client.patch(f"{members}/{bob_id}", json={"role": "owner"}, headers=owner.headers)
     assert promoted.status_code == 200 and promoted.json()["member"]["permissions"] == ALL

@@ -18,11 +18,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from fastapi.routing import APIRoute
 from psycopg.types.json import Jsonb
 from starlette.testclient import TestClient
 
 from devstack.openapi import http_apps
+from mm_common.api import api_routes
 from mm_common.auth import declared_action
 from mm_common.permissions import (
     PERMISSIONS,
@@ -143,6 +143,19 @@ def _accept_sample(world: World) -> dict[str, Any]:
 
 # How to call each route successfully, in a world, when the caller is allowed to.
 Sample = Callable[[World], dict[str, Any]]
+
+
+def _with_variable(world: World) -> dict[str, Any]:
+    project = world.project()
+    response = world.client.patch(
+        f"/api/projects/{project['id']}",
+        json={"environmentVariables": {"API_TOKEN": "matrix-secret"}},
+        headers=world.owner.headers,
+    )
+    assert response.status_code == 200, response.text
+    return {"path": world.in_project(name="API_TOKEN")}
+
+
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/users/me"): lambda w: {},
     ("PATCH", "/api/users/me"): lambda w: {"json": {"fullName": "Renamed"}},
@@ -186,12 +199,13 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("PATCH", "/api/projects/{id}"): lambda w: {"path": w.in_project(), "json": {"description": "changed"}},
     ("DELETE", "/api/projects/{id}"): lambda w: {"path": w.in_project()},
     ("GET", "/api/projects/{id}/files"): lambda w: {"path": w.in_project()},
-    ("GET", "/api/projects/{id}/files/{path:path}"): lambda w: {"path": w.in_project(path="index.html")},
-    ("PUT", "/api/projects/{id}/files/{path:path}"): lambda w: {
+    ("GET", "/api/projects/{id}/environment-variables/{name}"): lambda w: _with_variable(w),
+    ("GET", "/api/projects/{id}/files/{path}"): lambda w: {"path": w.in_project(path="index.html")},
+    ("PUT", "/api/projects/{id}/files/{path}"): lambda w: {
         "path": w.in_project(path="src/new.txt"),
         "json": {"content": "hello"},
     },
-    ("DELETE", "/api/projects/{id}/files/{path:path}"): lambda w: {"path": w.in_project(path="index.html")},
+    ("DELETE", "/api/projects/{id}/files/{path}"): lambda w: {"path": w.in_project(path="index.html")},
     ("POST", "/api/projects/{id}/rename-file"): lambda w: {
         "path": w.in_project(),
         "json": {"from": "index.html", "to": "home.html"},
@@ -199,7 +213,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/api/projects/{id}/versions"): lambda w: {"path": w.in_project(), "json": {"message": "m"}},
     ("GET", "/api/projects/{id}/versions"): lambda w: {"path": w.in_project()},
     ("GET", "/api/projects/{id}/versions/{versionId}"): lambda w: {"path": w.in_project(version=True)},
-    ("GET", "/api/projects/{id}/versions/{versionId}/files/{path:path}"): lambda w: {
+    ("GET", "/api/projects/{id}/versions/{versionId}/files/{path}"): lambda w: {
         "path": w.in_project(version=True, path="index.html")
     },
     ("GET", "/api/projects/{id}/versions/{versionId}/diff"): lambda w: {"path": w.in_project(version=True)},
@@ -368,11 +382,11 @@ def _tagged(world: World) -> dict[str, Any]:
 def _routes() -> list[tuple[str, str, Action]]:
     routes = []
     for app in http_apps().values():
-        for route in app.routes:
-            if isinstance(route, APIRoute):
-                action = declared_action(route)
-                for method in sorted(route.methods - {"HEAD"}):
-                    routes.append((method, route.path, action))
+        for route in api_routes(app.routes):  # included routers' routes too
+            action = declared_action(route.original_route)
+            for method in sorted(route.methods - {"HEAD"}):
+                routes.append((method, route.path_format, action))
+    assert routes, "no routes found: the walk over the apps is broken"
     return routes
 
 

@@ -17,8 +17,9 @@ from devstack.aws import AwsProvisioner, client
 from devstack.gateway import RouteTable
 from devstack.lambdas import LambdaRuntime, install_moto_dispatch
 from devstack.stack import LocalStack
-from devstack.template import HttpRoute, Template
+from devstack.template import HttpRoute, Resolver, Template
 from devstack.workers import QueuePoller, Scheduler, schedule_period_s
+from mm_common.config import DEFAULT_PLATFORM_KEY_NAMES, get_settings
 
 PROBE_TEMPLATE = Path(__file__).parent.parent / "fixtures" / "probe_stack" / "template.yaml"
 
@@ -167,3 +168,24 @@ def test_route_precedence_follows_api_gateway() -> None:
     assert route.function == "Files" and params == {"id": "p1", "path": "src/App.tsx"}
     assert table.match("GET", "/api/projects/p1/deploy")[0].function == "System"  # type: ignore[index]
     assert table.match("POST", "/api/projects/p1/deploy")[0].function == "Deploy"  # type: ignore[index]
+
+
+def test_ai_network_and_key_settings_come_from_template_parameters() -> None:
+    template = Template.load()
+    parameters = template.body["Parameters"]
+    assert parameters["AiAllowPrivateNetworks"]["Default"] == "false"
+    assert parameters["AiAllowPrivateNetworks"]["AllowedValues"] == ["true", "false"]
+    assert parameters["AiPlatformKeyNames"]["Default"] == DEFAULT_PLATFORM_KEY_NAMES
+    # Deployed with the defaults: private networks stay refused, for both functions that call providers.
+    resolver = Resolver(template, {}, ref=lambda name: name, get_att=lambda *_: "", pseudo={})
+    for logical_id in ("AiFunction", "GenerationWorkerFunction"):
+        variables = template.function_properties(logical_id)["Environment"]["Variables"]
+        assert resolver.resolve(variables["AI_ALLOW_PRIVATE_NETWORKS"]) == "false", logical_id
+        assert resolver.resolve(variables["AI_PLATFORM_KEY_NAMES"]) == DEFAULT_PLATFORM_KEY_NAMES, logical_id
+
+
+def test_the_local_stack_lets_ai_providers_on_this_machine_be_called(stack: LocalStack) -> None:
+    # A model server on 127.0.0.1 (and the tests' fake providers) must be reachable locally.
+    assert stack.function_environment["AI_ALLOW_PRIVATE_NETWORKS"] == "true"
+    assert stack.function_environment["AI_PLATFORM_KEY_NAMES"] == DEFAULT_PLATFORM_KEY_NAMES
+    assert get_settings().ai_allow_private_networks is True

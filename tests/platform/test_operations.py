@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import psycopg
 
 from devstack.stack import LocalStack
-from devstack.template import REPO_ROOT
+from devstack.template import REPO_ROOT, Template
 
 
 def _user_id(db: psycopg.Connection, email: str) -> object:  # type: ignore[type-arg]
@@ -62,3 +64,17 @@ def test_migrate_cli_reports_an_up_to_date_database(database_url: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "up to date" in result.stdout
+
+
+def test_openapi_cli_writes_the_document_and_the_route_index(tmp_path: Path) -> None:
+    from devstack.openapi import build_openapi, route_index
+
+    document, routes = tmp_path / "openapi.json", tmp_path / "docs" / "routes.md"
+    command = [sys.executable, "-m", "mmctl", "openapi", "--output", str(document), "--routes", str(routes)]
+    # A tool run, as on a laptop: none of the functions' environment (no bucket, queue or key).
+    function_variables = {name for spec in Template.load().functions() for name in spec.environment}
+    env = {name: value for name, value in os.environ.items() if name not in function_variables}
+    result = subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(document.read_text(encoding="utf-8")) == build_openapi()
+    assert routes.read_text(encoding="utf-8") == route_index()

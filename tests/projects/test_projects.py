@@ -16,28 +16,8 @@ from starlette.testclient import TestClient
 from devstack.aws import client as aws_client
 from devstack.stack import LocalStack
 from mm_common.paths import PathError, normalize_path
-from tests.support.identity import Account, add_member, make_organization, make_user
-
-
-@pytest.fixture
-def owner(db: psycopg.Connection[Any]) -> Account:
-    return make_user(db)
-
-
-@pytest.fixture
-def org(db: psycopg.Connection[Any], owner: Account) -> Any:
-    return make_organization(db, owner)
-
-
-def create_project(
-    client: TestClient, owner: Account, org: Any, name: str = "My App", template: str | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"organizationId": str(org), "name": name}
-    if template:
-        body["template"] = template
-    response = client.post("/api/projects", json=body, headers=owner.headers)
-    assert response.status_code == 201, response.text
-    return response.json()["project"]  # type: ignore[no-any-return]
+from tests.projects.support import create_project, put
+from tests.support.identity import Account, make_organization, make_user
 
 
 def bucket_keys(stack: LocalStack) -> set[str]:
@@ -48,12 +28,6 @@ def bucket_keys(stack: LocalStack) -> set[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
         keys |= {item["Key"] for item in page.get("Contents", [])}
     return keys
-
-
-def put(client: TestClient, user: Account, project: dict[str, Any], path: str, content: str, **headers: str) -> Any:
-    return client.put(
-        f"/api/projects/{project['id']}/files/{path}", json={"content": content}, headers={**user.headers, **headers}
-    )
 
 
 def test_create_from_the_default_template_writes_files_and_version_one(
@@ -155,6 +129,11 @@ def test_binary_files_live_in_s3(client: TestClient, owner: Account, org: Any, d
         "a%01b",
         ".git/config",
         "src/.git/HEAD",
+        # Names file systems take for .git: any case, a trailing dot, the NTFS short name.
+        ".GIT/config",
+        "src/.Git/HEAD",
+        ".git./config",
+        "GIT~1/config",
         "x" * 600,
         "dir/",
     ],
@@ -166,13 +145,20 @@ def test_bad_paths_are_refused_and_nothing_is_written(
     before = db.execute("SELECT count(*) FROM project_files").fetchone()
     response = client.put(f"/api/projects/{project['id']}/files/{path}", json={"content": "x"}, headers=owner.headers)
     assert response.status_code == 422, response.text
-    assert response.json()["error"]["code"] == "invalid_path"
+    # Control characters are refused at the edge, before any route (validation_failed).
+    codes = ("invalid_path", "validation_failed") if "%0" in path else ("invalid_path",)
+    assert response.json()["error"]["code"] in codes
     assert db.execute("SELECT count(*) FROM project_files").fetchone() == before
 
 
 @pytest.mark.parametrize(
     ("raw", "normalized"),
-    [("src//App.tsx", "src/App.tsx"), ("./src/./a.ts", "src/a.ts"), ("a b/c.txt", "a b/c.txt"), (".env", ".env")],
+    [
+        *[("src//App.tsx", "src/App.tsx"), ("./src/./a.ts", "src/a.ts"), ("a b/c.txt", "a b/c.txt"), (".env", ".env")],
+        # Names that merely start like .git are ordinary files.
+        *[(".gitignore", ".gitignore"), (".github/ci.yml", ".github/ci.yml"), ("src/.gitkeep", "src/.gitkeep")],
+        *[("git/x.txt", "git/x.txt"), (".git-blame-ignore-revs", ".git-blame-ignore-revs")],
+    ],
 )
 def test_paths_are_normalised(raw: str, normalized: str) -> None:
     assert normalize_path(raw) == normalized
@@ -180,7 +166,26 @@ def test_paths_are_normalised(raw: str, normalized: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "  ", "..", "a/../b", "/abs", "C:/x", "a\\b", "a\x00b", "a\nb", ".git", "x/.git/y", "a/", " a/b", "a" * 513],
+    [
+        *[
+            "",
+            "  ",
+            "..",
+            "a/../b",
+            "/abs",
+            "C:/x",
+            "a\\b",
+            "a\x00b",
+            "a\nb",
+            ".git",
+            "x/.git/y",
+            "a/",
+            " a/b",
+            "a" * 513,
+        ],
+        *[".GIT", "x/.Git/y", ".gIt/config", ".git./x", ".git../x", "git~1/config", "GIT~1", ".g\u200cit/config"],
+        *["\ufeff.git/x", "a\ud800b"],
+    ],
 )
 def test_bad_paths_are_refused_by_the_rules(raw: str) -> None:
     with pytest.raises(PathError):
@@ -282,39 +287,6 @@ def test_versions_diff_restore_tags_and_archive(
     zipped = zipfile.ZipFile(io.BytesIO(httpx.get(archive["url"]).content))
     assert zipped.read(f"{project['slug']}/a.txt") == b"one\nTWO\n"
     assert zipped.read(f"{project['slug']}/new.txt") == b"fresh\n"
-
-
-def test_environment_variables_are_encrypted_and_shown_only_to_managers(
-    client: TestClient, owner: Account, org: Any, db: psycopg.Connection[Any]
-) -> None:
-    project = create_project(client, owner, org, template="blank")
-    response = client.patch(
-        f"/api/projects/{project['id']}",
-        json={"environmentVariables": {"API_TOKEN": "s3cr3t-value", "MODE": "prod"}, "autoApprove": True},
-        headers=owner.headers,
-    )
-    assert response.status_code == 200
-    assert {v["name"]: v["value"] for v in response.json()["project"]["environmentVariables"]} == {
-        "API_TOKEN": "s3cr3t-value",
-        "MODE": "prod",
-    }
-    stored = db.execute("SELECT environment_variables::text FROM projects WHERE id = %s", (project["id"],)).fetchone()
-    assert stored is not None and "s3cr3t-value" not in stored[0]
-
-    editor = make_user(db)
-    add_member(db, org, editor, "member", ["edit"])
-    seen = client.get(f"/api/projects/{project['id']}", headers=editor.headers).json()["project"]
-    assert {v["name"]: v["value"] for v in seen["environmentVariables"]} == {"API_TOKEN": None, "MODE": None}
-    assert client.patch(f"/api/projects/{project['id']}", json={"name": "x"}, headers=editor.headers).status_code == 403
-
-    removed = client.patch(
-        f"/api/projects/{project['id']}", json={"environmentVariables": {"MODE": None}}, headers=owner.headers
-    ).json()["project"]
-    assert [v["name"] for v in removed["environmentVariables"]] == ["API_TOKEN"]
-    bad = client.patch(
-        f"/api/projects/{project['id']}", json={"environmentVariables": {"1BAD": "x"}}, headers=owner.headers
-    )
-    assert bad.status_code == 422
 
 
 def test_other_organizations_projects_do_not_exist(
@@ -428,3 +400,25 @@ def test_maintenance_collects_blobs_that_were_never_recorded(
     assert result["deleted"]["unrecordedBlobs"] >= 1
     keys = bucket_keys(stack)
     assert orphan not in keys and f"orgs/{org}/blobs/{recorded}" in keys
+
+
+def test_platform_admins_list_every_project_others_only_their_organizations(
+    client: TestClient, owner: Account, org: Any, db: psycopg.Connection[Any]
+) -> None:
+    mine = create_project(client, owner, org, "Mine", template="blank")
+    other_owner = make_user(db)
+    other_org = make_organization(db, other_owner, "Other")
+    theirs = create_project(client, other_owner, other_org, "Theirs", template="blank")
+
+    def listed(user: Account, **params: str) -> list[str]:
+        response = client.get("/api/projects", params=params, headers=user.headers)
+        assert response.status_code == 200, response.text
+        return [p["id"] for p in response.json()["items"]]
+
+    admin = make_user(db, role="admin")
+    co_admin = make_user(db, role="co_admin")
+    assert listed(admin) == [theirs["id"], mine["id"]]  # newest first, every organization
+    assert listed(admin, organizationId=str(org)) == [mine["id"]]
+    assert listed(co_admin) == []  # seeing every organization is the admin's alone
+    assert listed(owner) == [mine["id"]]
+    assert listed(owner, organizationId=str(other_org)) == []

@@ -21,19 +21,47 @@ dies mid-answer).
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from mm_common.config import get_settings
+
 Flavour = Literal["openai", "openrouter", "anthropic", "gemini"]
 
 DEFAULT_API_KEY = "sk-test-0123456789abcdefFAKE"
+
+
+@contextmanager
+def ai_settings(**variables: str) -> Iterator[None]:
+    """Set AI settings' environment variables (e.g. AI_ALLOW_PRIVATE_NETWORKS="true") for the
+    block, for the test and the in-process handlers alike, then restore them."""
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+
+
+def private_networks(allowed: bool) -> AbstractContextManager[None]:
+    """The fake listens on 127.0.0.1: calling it needs AI_ALLOW_PRIVATE_NETWORKS, as a model
+    server on the operator's own network does."""
+    return ai_settings(AI_ALLOW_PRIVATE_NETWORKS="true" if allowed else "false")
 
 
 @dataclass(frozen=True)

@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from typing import Annotated
-
-from fastapi import Query
-
+from admin_fn.routes import audit_logs
 from mm_common.api import create_app, lambda_handler
-from mm_common.audit import AuditEntry, AuditFilter, AuditPage, list_entries
-from mm_common.auth import Caller, require
-from mm_common.pagination import Cursor, Limit
-from mm_common.permissions import Action
+from mm_common.config import require_settings
+
+# Verifying access tokens: without the key, fail the cold start.
+REQUIRED_SETTINGS = ("jwt_secret_arn",)
+require_settings(*REQUIRED_SETTINGS)
 
 app = create_app("admin")
-
-
-@app.get("/api/admin/audit-logs", response_model=AuditPage, summary="System-wide audit log, newest first")
-def audit_logs(
-    caller: Annotated[Caller, require(Action.SYSTEM_LOGS_VIEW)],
-    limit: Limit = 50,
-    cursor: Cursor = None,
-    action: Annotated[str | None, Query(max_length=255)] = None,
-    user_id: Annotated[uuid.UUID | None, Query(alias="userId")] = None,
-    organization_id: Annotated[uuid.UUID | None, Query(alias="organizationId")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> AuditPage:
-    rows, next_cursor = list_entries(
-        AuditFilter(organization_id=organization_id, user_id=user_id, action=action, since=since, until=until),
-        limit=limit,
-        cursor=cursor,
-    )
-    return AuditPage(items=[AuditEntry.model_validate(r) for r in rows], next_cursor=next_cursor)
-
+app.include_router(audit_logs.router)
 
 handler = lambda_handler(app)

@@ -1,14 +1,14 @@
-"""Request and response bodies of the auth function."""
+"""Wire models of the auth function: request bodies (RequestModel) and responses (ApiModel)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from mm_common.identity import email_problem, normalize_email, password_problem
-from mm_common.models import ApiModel, UtcDatetime
+from mm_common.models import ApiModel, RequestModel, UtcDatetime
 
 
 def _email(value: str) -> str:
@@ -37,12 +37,16 @@ class User(ApiModel):
     created_at: UtcDatetime
     last_login_at: UtcDatetime | None
 
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> User:
+        return cls.model_validate({name: row[name] for name in cls.model_fields})
+
 
 class UserEnvelope(ApiModel):
     user: User
 
 
-class RegisterBody(ApiModel):
+class RegisterBody(RequestModel):
     email: str = Field(max_length=254)
     password: str = Field(max_length=1024)
     full_name: str = Field(min_length=1, max_length=255)
@@ -59,17 +63,17 @@ class RegisterBody(ApiModel):
         return value
 
 
-class TokenBody(ApiModel):
+class TokenBody(RequestModel):
     token: str = Field(min_length=1, max_length=512)
 
 
-class EmailBody(ApiModel):
+class EmailBody(RequestModel):
     email: str = Field(max_length=254)
 
     _check_email = field_validator("email")(_email)
 
 
-class LoginBody(ApiModel):
+class LoginBody(RequestModel):
     email: str = Field(max_length=254)
     password: str = Field(min_length=1, max_length=1024)
     remember_me: bool = False
@@ -82,7 +86,7 @@ class LoginBody(ApiModel):
         return normalize_email(value)
 
 
-class RefreshBody(ApiModel):
+class RefreshBody(RequestModel):
     refresh_token: str | None = Field(default=None, min_length=1, max_length=512)
 
 
@@ -94,21 +98,21 @@ class Session(ApiModel):
     user: User
 
 
-class ResetPasswordBody(ApiModel):
+class ResetPasswordBody(RequestModel):
     token: str = Field(min_length=1, max_length=512)
     password: str = Field(max_length=1024)
 
     _check_password = field_validator("password")(_password)
 
 
-class ChangePasswordBody(ApiModel):
+class ChangePasswordBody(RequestModel):
     current_password: str = Field(min_length=1, max_length=1024)
     new_password: str = Field(max_length=1024)
 
     _check_password = field_validator("new_password")(_password)
 
 
-class UpdateMeBody(ApiModel):
+class UpdateMeBody(RequestModel):
     full_name: str | None = Field(default=None, min_length=1, max_length=255)
     avatar_url: str | None = Field(default=None, max_length=2048)
 
@@ -120,7 +124,7 @@ class UpdateMeBody(ApiModel):
         return value or None
 
 
-class AdminUpdateUserBody(ApiModel):
+class AdminUpdateUserBody(RequestModel):
     role: Literal["admin", "co_admin", "user"] | None = None
     is_active: bool | None = None
 

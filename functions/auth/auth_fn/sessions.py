@@ -80,17 +80,31 @@ def rotate(conn: Connection, session: dict[str, Any], meta: RequestMeta) -> Issu
 
 
 def revoke_family(conn: Connection, family_id: uuid.UUID) -> int:
+    """End one sign-in: every session of the family, so its access tokens stop as well."""
     return conn.execute(
         "UPDATE sessions SET revoked_at = now() WHERE family_id = %s AND revoked_at IS NULL", (family_id,)
     ).rowcount
 
 
-def revoke(conn: Connection, session_id: uuid.UUID) -> None:
-    conn.execute("UPDATE sessions SET revoked_at = now() WHERE id = %s AND revoked_at IS NULL", (session_id,))
-
-
-def revoke_all(conn: Connection, user_id: uuid.UUID, *, except_session: uuid.UUID | None = None) -> int:
+def revoke_all(conn: Connection, user_id: uuid.UUID) -> int:
+    """End every sign-in of the user ("sign out everywhere"): their access tokens stop too."""
     return conn.execute(
-        "UPDATE sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL AND id IS DISTINCT FROM %s",
-        (user_id, except_session),
+        "UPDATE sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL", (user_id,)
+    ).rowcount
+
+
+def revoke_other_families(conn: Connection, user_id: uuid.UUID, *, keep_session: uuid.UUID) -> int:
+    """End every sign-in of the user except the one ``keep_session`` belongs to.
+
+    The whole family is kept, not the one row: an access token names the session it was issued
+    with, which a later refresh may already have rotated; the family's current row is what a
+    refresh (and the token's liveness) depends on.
+    """
+    return conn.execute(
+        """
+        UPDATE sessions SET revoked_at = now()
+        WHERE user_id = %s AND revoked_at IS NULL
+          AND family_id IS DISTINCT FROM (SELECT family_id FROM sessions WHERE id = %s AND user_id = %s)
+        """,
+        (user_id, keep_session, user_id),
     ).rowcount

@@ -8,13 +8,14 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from mm_common.models import ApiModel, UtcDatetime
+from mm_common.models import ApiModel, RequestModel, UtcDatetime
 
 MAX_TITLE_LENGTH = 255
 MAX_MESSAGE_LENGTH = 100_000
 MAX_PROMPT_LENGTH = 20_000
 MAX_DESCRIPTION_LENGTH = 5_000
 MAX_CATEGORY_LENGTH = 100
+MAX_QUERY_LENGTH = 200
 
 
 def has_control_characters(value: str) -> bool:
@@ -34,12 +35,10 @@ def _line(value: str, what: str, max_length: int) -> str:
 
 
 def _text(value: str, what: str) -> str:
-    """Free text (messages, prompt bodies): kept as sent, but not blank and without NUL (Postgres
-    cannot store it)."""
+    """Free text (messages, prompt bodies): kept as sent, but not blank. (NUL and unpaired
+    surrogates, which no text column can store, are refused for the whole body: RequestModel.)"""
     if not value.strip():
         raise ValueError(f"The {what} cannot be empty or only spaces.")
-    if "\x00" in value:
-        raise ValueError(f"The {what} cannot contain NUL characters.")
     return value
 
 
@@ -75,7 +74,7 @@ def _chat_title(value: str | None) -> str | None:
     return None if value is None else _line(value, "title", MAX_TITLE_LENGTH)
 
 
-class CreateChatBody(ApiModel):
+class CreateChatBody(RequestModel):
     title: str | None = Field(
         default=None,
         max_length=1024,
@@ -85,13 +84,29 @@ class CreateChatBody(ApiModel):
     _check_title = field_validator("title")(_chat_title)
 
 
-class UpdateChatBody(ApiModel):
+class UpdateChatBody(RequestModel):
     title: str = Field(max_length=1024)
 
     _check_title = field_validator("title")(_chat_title)
 
 
 # ----------------------------------------------------------------------------------- messages
+
+
+class ProposedChange(ApiModel):
+    path: str
+    from_: str | None = Field(default=None, alias="from", description="A rename's old path.")
+    action: str = Field(description="write, edit, rename, delete or add-dependency.")
+    description: str | None = None
+    ok: bool = Field(description="False: this change cannot be applied (see error); the others still can.")
+    error: str | None = None
+
+
+class Proposal(ApiModel):
+    title: str | None = None
+    files: list[ProposedChange]
+    dependencies: dict[str, str] = Field(default_factory=dict, description="npm packages to add, with versions.")
+    applied: list[dict[str, Any]] | None = Field(default=None, description="Once approved: how each change went.")
 
 
 class Message(ApiModel):
@@ -103,8 +118,20 @@ class Message(ApiModel):
     approval_state: Literal["pending", "approved", "rejected"] | None = Field(
         description="Assistant turns with file changes: whether they were applied (null: nothing to approve)."
     )
+    proposal: Proposal | None = Field(
+        default=None, description="The file changes an assistant turn proposes (what Approve applies)."
+    )
     created_by: uuid.UUID | None
     created_at: UtcDatetime
+
+    @field_validator("proposal", mode="before")
+    @classmethod
+    def _public_part(cls, value: Any) -> Any:
+        # What the stored proposal holds for the server only (the baseline: each touched file's
+        # hash when the answer was made, for the staleness check) stays out.
+        if isinstance(value, dict):
+            return {key: item for key, item in value.items() if key in Proposal.model_fields}
+        return value
 
 
 class MessageEnvelope(ApiModel):
@@ -116,7 +143,7 @@ class MessagePage(ApiModel):
     next_cursor: str | None = None
 
 
-class PostMessageBody(ApiModel):
+class PostMessageBody(RequestModel):
     content: str = Field(max_length=MAX_MESSAGE_LENGTH)
     model_id: uuid.UUID | None = None
     # build: the answer may change files (a proposal to approve); ask: an answer only.
@@ -165,8 +192,6 @@ def _description(value: str | None) -> str | None:
     if value is None:
         return None
     value = value.strip()
-    if "\x00" in value:
-        raise ValueError("The description cannot contain NUL characters.")
     if len(value) > MAX_DESCRIPTION_LENGTH:
         raise ValueError(f"Use at most {MAX_DESCRIPTION_LENGTH} characters for the description.")
     return value or None
@@ -179,7 +204,7 @@ def _category(value: str | None) -> str | None:
     return _line(value, "category", MAX_CATEGORY_LENGTH)
 
 
-class CreatePromptBody(ApiModel):
+class CreatePromptBody(RequestModel):
     title: str = Field(max_length=1024)
     description: str | None = Field(default=None, max_length=2 * MAX_DESCRIPTION_LENGTH)
     content: str = Field(max_length=MAX_PROMPT_LENGTH)
@@ -192,7 +217,7 @@ class CreatePromptBody(ApiModel):
     _check_category = field_validator("category")(_category)
 
 
-class UpdatePromptBody(ApiModel):
+class UpdatePromptBody(RequestModel):
     """Only the fields sent change; description and category may be set to null to clear them."""
 
     title: str | None = Field(default=None, max_length=1024)
@@ -270,3 +295,27 @@ class ContextPreview(ApiModel):
 class UndoResult(ApiModel):
     version_id: uuid.UUID
     restored_version_id: uuid.UUID
+
+
+# ----------------------------------------------------------------------------- from the rows
+
+
+def job_from_row(row: dict[str, Any], since: int) -> Job:
+    """A job as the API shows it, with its output from character ``since`` on."""
+    error = JobError(code=row["error_code"], message=row["error_message"] or "") if row["error_code"] else None
+    return Job(
+        id=row["id"],
+        chat_id=row["chat_id"],
+        status=row["status"],
+        mode=row["mode"],
+        model_id=row["model_id"],
+        output=row["output"][since:],
+        output_offset=min(since, len(row["output"])),
+        output_length=len(row["output"]),
+        usage=JobUsage(prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"]),
+        error=error,
+        user_message_id=row["user_message_id"],
+        assistant_message_id=row["assistant_message_id"],
+        created_at=row["created_at"],
+        finished_at=row["finished_at"],
+    )

@@ -10,24 +10,28 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from mm_common.ai.generation import run_job
-from mm_common.observability import for_service
+from mm_common.config import require_settings
+from mm_common.observability import count, for_service
+
+# An auto-approved answer writes files and snapshots a version: without the bucket, fail the cold start.
+REQUIRED_SETTINGS = ("snapshots_bucket",)
+require_settings(*REQUIRED_SETTINGS)
 
 obs = for_service("generation")
 processor = BatchProcessor(event_type=EventType.SQS)
 # Stop calling the model with this much of the Lambda's time left, to record the outcome.
 SAFETY_MARGIN_S = 20.0
 
-_context: dict[str, Any] = {}
 
-
-def handle_record(record: SQSRecord) -> None:
+def handle_record(record: SQSRecord, lambda_context: Any) -> None:
+    # Powertools hands the invocation's context to a record handler that asks for it (a module
+    # global would be shared by every environment thread of the local stack).
     body = json.loads(record.body)
     job_id = str(body["jobId"])
-    lambda_context = _context["current"]
     remaining_s = lambda_context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + max(1.0, remaining_s - SAFETY_MARGIN_S)
     outcome = run_job(job_id, owner=f"{lambda_context.aws_request_id}:{record.message_id}", deadline=deadline)
-    obs.metrics.add_metric(name=f"Job_{outcome.status}", unit="Count", value=1)
+    count("generation", f"Job_{outcome.status}")
     obs.logger.info(
         "job delivery handled", extra={"job_id": job_id, "status": outcome.status, "detail": outcome.detail}
     )
@@ -37,7 +41,6 @@ def handle_record(record: SQSRecord) -> None:
 @obs.tracer.capture_lambda_handler(capture_response=False)
 @obs.metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    _context["current"] = context
     return dict(
         process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
     )

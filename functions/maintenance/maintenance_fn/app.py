@@ -28,8 +28,11 @@ def run_cleanup() -> dict[str, int]:
     with db.transaction() as conn:
         for name, statement in CLEANUP_STATEMENTS.items():
             deleted[name] = conn.execute(statement).rowcount
+    # Generation jobs nothing is working on: announced again, or ended when canceled meanwhile.
     with db.transaction() as conn:
-        deleted["requeuedJobs"] = jobs.requeue_stalled(conn)
+        sweep = jobs.requeue_stalled(conn)
+    deleted["requeuedJobs"] = sweep.requeued
+    deleted["abandonedJobsCanceled"] = sweep.canceled
     # Blobs uploaded by a version whose transaction then failed: in S3, never recorded.
     with db.transaction() as conn:
         deleted["unrecordedBlobs"] = snapshots.collect_unrecorded_blobs(

@@ -1,15 +1,20 @@
-"""Request and response bodies of the organizations function."""
+"""Request and response bodies of the organizations function, and the mapping of rows onto them.
+
+Request bodies subclass ``RequestModel``: text holding NUL or a lone surrogate (which no
+Postgres text column can store) is refused with 422 before anything else looks at it."""
 
 from __future__ import annotations
 
 import unicodedata
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
 from mm_common.identity import email_problem, normalize_email
-from mm_common.models import ApiModel, UtcDatetime
+from mm_common.models import ApiModel, RequestModel, UtcDatetime
+from mm_common.organizations import member_permissions
 from mm_common.slugs import slug_problem
 
 OrgRoleName = Literal["owner", "admin", "member", "viewer"]
@@ -68,13 +73,13 @@ class OrganizationPage(ApiModel):
     next_cursor: str | None = None
 
 
-class CreateOrganizationBody(ApiModel):
+class CreateOrganizationBody(RequestModel):
     name: str = Field(max_length=1024)
 
     _check_name = field_validator("name")(_name)
 
 
-class UpdateOrganizationBody(ApiModel):
+class UpdateOrganizationBody(RequestModel):
     name: str | None = Field(default=None, max_length=1024)
     slug: str | None = Field(default=None, max_length=255)
 
@@ -105,7 +110,7 @@ class OrganizationMemberPage(ApiModel):
     next_cursor: str | None = None
 
 
-class UpdateMemberBody(ApiModel):
+class UpdateMemberBody(RequestModel):
     role: OrgRoleName | None = None
     permissions: list[PermissionName] | None = Field(default=None, max_length=5)
 
@@ -139,7 +144,7 @@ def _view_only() -> list[PermissionName]:
     return ["view"]
 
 
-class InviteMemberBody(ApiModel):
+class InviteMemberBody(RequestModel):
     email: str = Field(max_length=320)
     role: InvitableRole = "member"
     permissions: list[PermissionName] = Field(default_factory=_view_only, max_length=5)
@@ -154,7 +159,7 @@ class InviteMemberBody(ApiModel):
         return value
 
 
-class AcceptInvitationBody(ApiModel):
+class AcceptInvitationBody(RequestModel):
     token: str = Field(min_length=1, max_length=512)
 
 
@@ -163,4 +168,44 @@ class AcceptedInvitation(ApiModel):
     member: OrganizationMember
 
 
-# ---------------------------------------------------------------------------------- audit log
+# ------------------------------------------------------------------------------- from rows
+
+
+def organization_of(row: Mapping[str, Any], role: str | None) -> Organization:
+    """An organization row as the caller sees it, with the caller's role in it."""
+    return Organization(
+        id=row["id"],
+        name=row["name"],
+        slug=row["slug"],
+        owner_id=row["owner_id"],
+        subscription_tier=row["subscription_tier"],
+        subscription_status=row["subscription_status"],
+        role=role,  # type: ignore[arg-type]  # a role from the database, constrained by its CHECK
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def member_of(row: Mapping[str, Any]) -> OrganizationMember:
+    return OrganizationMember(
+        id=row["id"],
+        user_id=row["user_id"],
+        email=row["email"],
+        full_name=row["full_name"],
+        role=row["role"],
+        permissions=member_permissions(row["role"], row["permissions"] or []),  # type: ignore[arg-type]
+        joined_at=row["joined_at"],
+    )
+
+
+def invitation_of(row: Mapping[str, Any]) -> Invitation:
+    return Invitation(
+        id=row["id"],
+        organization_id=row["organization_id"],
+        email=row["email"],
+        role=row["role"],
+        permissions=row["permissions"] or [],
+        invited_by=row["invited_by"],
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+    )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
+from starlette.responses import Response
 
-from mm_common.models import ApiModel, UtcDatetime
+from mm_common.models import ApiModel, RequestModel, UtcDatetime
 
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_ENV_VALUE = 16 * 1024
@@ -22,9 +26,15 @@ def _clean_name(value: str) -> str:
     return value
 
 
-def _env_changes(value: dict[str, str | None] | None) -> dict[str, str | None] | None:
+def _not_null(value: Any) -> Any:
+    """For PATCH fields whose column cannot be empty: null is refused (leave the field out to keep
+    it). Runs before type validation, so later validators never see None."""
     if value is None:
-        return None
+        raise ValueError("This field cannot be null; leave it out to keep its value.")
+    return value
+
+
+def _env_changes(value: dict[str, str | None]) -> dict[str, str | None]:
     if len(value) > MAX_ENV_VARIABLES:
         raise ValueError(f"A project may have at most {MAX_ENV_VARIABLES} environment variables.")
     for name, setting in value.items():
@@ -38,9 +48,15 @@ def _env_changes(value: dict[str, str | None] | None) -> dict[str, str | None] |
 
 
 class EnvironmentVariable(ApiModel):
+    # Values never appear in a project: each is revealed by a call of its own
+    # (GET /api/projects/{id}/environment-variables/{name}), permission-checked and audited.
     name: str
-    # Only members who may manage the project see values; others see the names.
-    value: str | None
+    set: bool
+
+
+class EnvironmentVariableValue(ApiModel):
+    name: str
+    value: str
 
 
 class Project(ApiModel):
@@ -73,7 +89,7 @@ class ProjectPage(ApiModel):
     next_cursor: str | None = None
 
 
-class CreateProjectBody(ApiModel):
+class CreateProjectBody(RequestModel):
     organization_id: uuid.UUID
     name: str = Field(min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=5000)
@@ -82,7 +98,7 @@ class CreateProjectBody(ApiModel):
     _name = field_validator("name")(_clean_name)
 
 
-class UpdateProjectBody(ApiModel):
+class UpdateProjectBody(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=5000)
     install_command: str | None = Field(default=None, max_length=1000)
@@ -92,6 +108,7 @@ class UpdateProjectBody(ApiModel):
     # NAME -> value sets or replaces a variable; NAME -> null removes it; others stay.
     environment_variables: dict[str, str | None] | None = None
 
+    _required = field_validator("name", "auto_approve", "environment_variables", mode="before")(_not_null)
     _name = field_validator("name")(_clean_name)
     _env = field_validator("environment_variables")(_env_changes)
 
@@ -134,14 +151,15 @@ class FileContent(ApiModel):
     updated_at: UtcDatetime | None = None
 
 
-class PutFileBody(ApiModel):
-    # Text as is (utf-8), or any bytes as base64. Limits are checked on the decoded bytes.
+class PutFileBody(RequestModel):
+    # Text as is (utf-8), or any bytes as base64. Limits are checked on the decoded bytes. Text
+    # cannot hold NUL or unpaired surrogates (RequestModel: 422); binary content is base64.
     content: str
     encoding: Literal["utf-8", "base64"] = "utf-8"
     mode: int | None = Field(default=None, ge=0, le=0o7777)
 
 
-class RenameFileBody(ApiModel):
+class RenameFileBody(RequestModel):
     from_: str = Field(alias="from", min_length=1, max_length=2048)
     to: str = Field(min_length=1, max_length=2048)
 
@@ -184,11 +202,11 @@ class VersionDetail(ApiModel):
     files: list[VersionFile]
 
 
-class CreateVersionBody(ApiModel):
+class CreateVersionBody(RequestModel):
     message: str | None = Field(default=None, max_length=2000)
 
 
-class TagBody(ApiModel):
+class TagBody(RequestModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[\w.\-]+$")
 
 
@@ -214,3 +232,35 @@ class Archive(ApiModel):
 
 def version_model(row: dict[str, Any], tags: list[str] | None = None) -> Version:
     return Version.model_validate({**{k: row[k] for k in Version.model_fields if k != "tags"}, "tags": tags or []})
+
+
+def project_model(row: Mapping[str, Any]) -> Project:
+    """A project as everyone sees it: variable names only (``set``), never their values."""
+    sealed: Mapping[str, Any] = row["environment_variables"] or {}
+    data = {k: row[k] for k in Project.model_fields if k != "environment_variables"}
+    return Project.model_validate(
+        {**data, "environment_variables": [EnvironmentVariable(name=name, set=True) for name in sorted(sealed)]}
+    )
+
+
+def file_content(row: Mapping[str, Any], data: bytes) -> FileContent:
+    text = row["encoding"] == "utf-8"
+    return FileContent(
+        path=row["path"],
+        content=data.decode("utf-8") if text else base64.b64encode(data).decode("ascii"),
+        encoding="utf-8" if text else "base64",
+        size=row["size"],
+        sha256=row["sha256"],
+        language=row["language"],
+        mode=row["mode"],
+        updated_at=row.get("updated_at"),
+    )
+
+
+def file_page_response(entries: str, next_cursor: str | None) -> Response:
+    """``FilePage(items=..., next_cursor=...)`` as FastAPI would answer it (compact JSON, UTF-8),
+    around entries already rendered as JSON (``queries.file_entries_json``): a big page is never
+    built as 1,000 models."""
+    items, cursor = (field.alias or name for name, field in FilePage.model_fields.items())
+    body = f'{{"{items}":[{entries}],"{cursor}":{json.dumps(next_cursor)}}}'
+    return Response(body.encode("utf-8"), media_type="application/json")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -110,12 +113,32 @@ def get_settings() -> Settings:
     )
 
 
+_IMPORTING_FOR_TOOLS: ContextVar[bool] = ContextVar("importing_for_tools", default=False)
+
+
+@contextmanager
+def importing_for_tools() -> Iterator[None]:
+    """Import functions' apps to read what they declare (routes, the OpenAPI document), not to
+    serve requests: :func:`require_settings` lets a missing setting pass meanwhile, because tools
+    (``mmctl openapi``, the route index, tests reading routes) have no function's environment."""
+    token = _IMPORTING_FOR_TOOLS.set(True)
+    try:
+        yield
+    finally:
+        _IMPORTING_FOR_TOOLS.reset(token)
+
+
 def require_settings(*names: str) -> Settings:
     """Fail at cold start, with a clear message, when a function lacks a resource it needs
-    (a bucket, a queue, a key): not at the first request that happens to use it."""
+    (a bucket, a queue, a key): not at the first request that happens to use it.
+
+    Call it at import in the function's app.py (the settings are read once and cached)."""
     settings = get_settings()
+    unknown = [name for name in names if not hasattr(settings, name)]
+    if unknown:
+        raise AttributeError(f"no setting named {', '.join(unknown)} in mm_common.config.Settings")
     missing = [name for name in names if not getattr(settings, name)]
-    if missing:
+    if missing and not _IMPORTING_FOR_TOOLS.get():
         variables = ", ".join(name.upper() for name in missing)
         raise RuntimeError(f"This function needs {variables} set in its environment (see infra/template.yaml)")
     return settings

@@ -34,6 +34,12 @@ class BadRequest(ApiError):
     status, code = 400, "bad_request"
 
 
+class InvalidBody(ApiError):
+    """The body is not JSON the API can read (malformed, not UTF-8, or not sent as JSON)."""
+
+    status, code = 400, "invalid_body"
+
+
 class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
 
@@ -96,4 +102,72 @@ STATUS_CODES: dict[int, str] = {
     429: "rate_limited",
     500: "internal_error",
     503: "service_unavailable",
+}
+
+
+# What each error status means, for the API's documentation (every error response of the OpenAPI
+# document says this, and answers the error shape).
+STATUS_DESCRIPTIONS: dict[int, str] = {
+    400: (
+        "invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without "
+        "Content-Type: application/json). Nothing was changed."
+    ),
+    401: (
+        "unauthorized: no valid access token: it is missing, expired, or its sign-in was ended "
+        "(session_revoked). Sign in again or refresh the token."
+    ),
+    403: "forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed.",
+    404: (
+        "not_found: there is no such resource, or it belongs to an organization you cannot see "
+        "(other organizations' resources answer 404, never 403)."
+    ),
+    409: "conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed.",
+    410: "gone: it existed, but is no longer available (an expired, used or withdrawn link or item).",
+    412: (
+        "precondition_failed: If-Match names a version that is no longer current: it changed since you "
+        "read it. Read it again, then retry. Nothing was changed."
+    ),
+    413: "payload_too_large: the content is over this API's size limit. Nothing was changed.",
+    422: (
+        "validation_failed: a parameter or body field is missing, malformed or out of range; "
+        "details lists each one ({field, in, message, type}). Nothing was changed."
+    ),
+    429: (
+        "rate_limited: too many requests (the per-user API limit, or this action's own limit). "
+        "Retry after the seconds in the Retry-After header."
+    ),
+    500: (
+        "internal_error: something went wrong on our side, not in the request. Retry later; quote the "
+        "X-Correlation-Id header when reporting it."
+    ),
+    503: "service_unavailable: a service this needs is unavailable right now. Retry later.",
+}
+
+# The error shape as JSON Schema, for the OpenAPI document (components ErrorBody and ApiError).
+ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
+    "ErrorBody": {
+        "title": "ErrorBody",
+        "description": 'Every error answers {"error": {"code", "message", "details"}}.',
+        "type": "object",
+        "properties": {"error": {"$ref": "#/components/schemas/ApiError"}},
+        "required": ["error"],
+    },
+    "ApiError": {
+        "title": "ApiError",
+        "type": "object",
+        "properties": {
+            "code": {
+                "type": "string",
+                "description": "Stable snake_case code for programs (validation_failed, not_found, conflict, ...).",
+            },
+            "message": {"type": "string", "description": "What went wrong and what to do, for a person."},
+            "details": {
+                "description": (
+                    "More about this error, or null. For validation_failed: a list of "
+                    "{field, in, message, type}, one per refused input."
+                )
+            },
+        },
+        "required": ["code", "message", "details"],
+    },
 }

@@ -8,7 +8,9 @@ MIN_PASSWORD_LENGTH = 10
 # argon2 hashes any length, but an unbounded one is a cheap way to burn our CPU.
 MAX_PASSWORD_LENGTH = 256
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Matched against the whole address (fullmatch): no spaces, no control characters, one "@",
+# a dot in the domain. Deliverability is proven by the confirmation link, not by a pattern.
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 
 # The most common passwords of at least 10 characters in public breach corpora (lower-cased):
 # length alone does not stop these.

@@ -46,8 +46,20 @@ LANGUAGES = {
 }
 
 
+# Code points macOS (HFS+) ignores in file names, so ".g\u200cit" is ".git" there (git's own list).
+_HFS_IGNORED = dict.fromkeys([0x200C, 0x200D, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x206A, 0x2070), 0xFEFF])
+
+
 class PathError(ValueError):
     """A path a project may not contain; the message says why, for the user."""
+
+
+def _is_git_folder(segment: str) -> bool:
+    """Whether a segment names the .git folder on some file system a project may reach (a clone,
+    an unzipped archive): any case (".GIT" on case-insensitive disks), trailing dots or spaces
+    (dropped by Windows), the NTFS short name "git~1", and HFS+-ignored code points."""
+    name = segment.translate(_HFS_IGNORED).casefold().rstrip(". ")
+    return name in (".git", "git~1")
 
 
 def normalize_path(raw: str) -> str:
@@ -55,12 +67,15 @@ def normalize_path(raw: str) -> str:
 
     Accepts "src//app.tsx" and "./src/app.tsx" (both become "src/app.tsx"); refuses what could
     escape the project or confuse tools: "..", absolute paths, backslashes, NUL and other
-    control characters, ".git", over-long paths and a trailing slash (a folder, not a file).
+    control characters, unpaired surrogates, ".git" (in any spelling a file system takes for
+    it), over-long paths and a trailing slash (a folder, not a file).
     """
     if not raw or not raw.strip():
         raise PathError("The path is empty.")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
         raise PathError("The path contains a control character.")
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in raw):
+        raise PathError("The path is not valid Unicode text (it holds an unpaired surrogate).")
     if "\\" in raw:
         raise PathError("Use forward slashes (/) in paths, not backslashes.")
     if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
@@ -73,7 +88,7 @@ def normalize_path(raw: str) -> str:
     for segment in segments:
         if segment == "..":
             raise PathError("The path may not go up a folder (..).")
-        if segment == ".git":
+        if _is_git_folder(segment):
             raise PathError("Files under .git/ cannot be edited.")
         if len(segment) > MAX_SEGMENT_LENGTH:
             raise PathError(f"A path segment is longer than {MAX_SEGMENT_LENGTH} characters.")

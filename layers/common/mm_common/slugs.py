@@ -7,8 +7,9 @@ import unicodedata
 from collections.abc import Callable
 
 MAX_SLUG_LENGTH = 60
-# The same rule as the slug CHECK constraints of the schema.
-SLUG_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
+# The same rule as the slug CHECK constraints of the schema. Anchored with \A and \Z, not ^ and $:
+# "$" also matches before a trailing newline, so "acme\n" would pass a ``match``/``search`` with it.
+SLUG_PATTERN = re.compile(r"\A[a-z0-9]([a-z0-9-]*[a-z0-9])?\Z")
 
 
 def slug_problem(value: str) -> str | None:

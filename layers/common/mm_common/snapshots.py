@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,8 @@ from mm_common.db import Connection
 
 # Parallel S3 requests per call: enough to hide latency, few enough for a 1 GB Lambda.
 PARALLELISM = 16
+# Keys per DeleteObjects request (S3 takes at most 1,000).
+DELETE_BATCH = 1000
 
 Manifest = dict[str, dict[str, Any]]  # path -> {"sha256", "size", "mode"}
 
@@ -165,12 +168,27 @@ def referenced_blobs(conn: Connection, organization_id: Any) -> set[str]:
     return referenced
 
 
-def sweep_organization(conn: Connection, organization_id: Any, *, grace_hours: int = 24) -> int:
+@dataclass(frozen=True)
+class BlobSweep:
+    collected: int  # unreferenced blobs deleted from S3 and forgotten
+    kept: int  # unreferenced blobs S3 did not delete: still recorded, for a later sweep
+    problem: str | None = None  # why S3 stopped deleting, when it did
+
+
+def sweep_organization(conn: Connection, organization_id: Any, *, grace_hours: int = 24) -> BlobSweep:
     """Delete the organization's blobs nothing refers to any more (after a project deletion).
 
     Blobs recorded within the grace period are kept: a version being written right now has
     uploaded (and recorded) its blobs before its manifest is readable.
+
+    S3 first, then the rows of what S3 did delete: a row whose object is gone would be trusted by
+    the next version (which never uploads those bytes again) and break it, while an object whose
+    row is gone is only an orphan for the hourly maintenance. So when S3 fails part-way the rows
+    of every blob not confirmed deleted stay, and the caller's transaction can still commit the
+    rest (nothing is raised: ``kept`` and ``problem`` say what is left).
     """
+    from botocore.exceptions import BotoCoreError, ClientError  # with boto3: not at every cold start
+
     _lock_blobs(conn, organization_id, exclusive=True)
     referenced = referenced_blobs(conn, organization_id)
     candidates = [
@@ -182,19 +200,26 @@ def sweep_organization(conn: Connection, organization_id: Any, *, grace_hours: i
         ).fetchall()
         if row["sha256"] not in referenced
     ]
-    if not candidates:
-        return 0
-    conn.execute(
-        "DELETE FROM snapshot_blobs WHERE organization_id = %s AND sha256 = ANY(%s)", (organization_id, candidates)
-    )
     s3 = client("s3")
-    for start in range(0, len(candidates), 1000):
-        chunk = candidates[start : start + 1000]
-        s3.delete_objects(
-            Bucket=_bucket(),
-            Delete={"Objects": [{"Key": blob_key(organization_id, sha)} for sha in chunk], "Quiet": True},
+    collected: list[str] = []
+    problem: str | None = None
+    for start in range(0, len(candidates), DELETE_BATCH):
+        chunk = candidates[start : start + DELETE_BATCH]
+        try:
+            answer = s3.delete_objects(
+                Bucket=_bucket(),
+                Delete={"Objects": [{"Key": blob_key(organization_id, sha)} for sha in chunk], "Quiet": True},
+            )
+        except (BotoCoreError, ClientError) as error:
+            problem = f"{type(error).__name__}: {error}"
+            break
+        refused = {error["Key"] for error in answer.get("Errors", [])}
+        collected += [sha for sha in chunk if blob_key(organization_id, sha) not in refused]
+    if collected:
+        conn.execute(
+            "DELETE FROM snapshot_blobs WHERE organization_id = %s AND sha256 = ANY(%s)", (organization_id, collected)
         )
-    return len(candidates)
+    return BlobSweep(collected=len(collected), kept=len(candidates) - len(collected), problem=problem)
 
 
 def collect_unrecorded_blobs(conn: Connection, *, grace_hours: int = 24, limit: int = 10_000) -> int:

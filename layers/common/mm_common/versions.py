@@ -1,7 +1,8 @@
 """Versions: immutable snapshots of the working copy in S3; restore, diff and archives.
 
 History only moves forward: restoring an old version makes the working copy equal to it and
-records that as a new version, so no version is ever rewritten or lost.
+records that as a new version, so no version is ever rewritten or lost. This module is the only
+writer of ``project_versions``; the working copy's files change through ``working_copy``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mm_common import snapshots
+from mm_common import snapshots, working_copy
 from mm_common.aws import client
 from mm_common.config import get_settings
 from mm_common.db import Connection
 from mm_common.errors import NotFound
-from mm_common.paths import language_for
-from mm_common.working_copy import touch_project
 
 VERSION_COLUMNS = (
     "id, project_id, number, parent_id, message, source, created_by, message_id, manifest_key,"
@@ -115,41 +114,8 @@ def get_version(conn: Connection, project_id: Any, version_id: Any) -> dict[str,
 def restore(conn: Connection, project_id: Any, version: dict[str, Any], created_by: Any) -> dict[str, Any]:
     """Make the working copy equal to ``version``, then record that as a new version."""
     project = lock_project(conn, project_id)
-    organization_id = project["organization_id"]
     target = snapshots.get_manifest(version["manifest_key"])
-    present = {
-        r["path"]: r["sha256"]
-        for r in conn.execute("SELECT path, sha256 FROM project_files WHERE project_id = %s", (project_id,)).fetchall()
-    }
-    changed = {path: entry for path, entry in target.items() if present.get(path) != entry["sha256"]}
-    blobs = snapshots.get_blobs(organization_id, {entry["sha256"] for entry in changed.values()})
-    for path, entry in changed.items():
-        data = blobs[entry["sha256"]]
-        text = text_or_none(data)
-        conn.execute(
-            """
-            INSERT INTO project_files (project_id, path, content, blob_key, encoding, language, size, sha256, mode)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (project_id, path) DO UPDATE SET
-                content = EXCLUDED.content, blob_key = EXCLUDED.blob_key, encoding = EXCLUDED.encoding,
-                language = EXCLUDED.language, size = EXCLUDED.size, sha256 = EXCLUDED.sha256, mode = EXCLUDED.mode
-            """,
-            (
-                project_id,
-                path,
-                text,
-                None if text is not None else snapshots.blob_key(organization_id, entry["sha256"]),
-                "utf-8" if text is not None else "base64",
-                language_for(path),
-                entry["size"],
-                entry["sha256"],
-                entry.get("mode", 420),
-            ),
-        )
-    gone = sorted(set(present) - set(target))
-    if gone:
-        conn.execute("DELETE FROM project_files WHERE project_id = %s AND path = ANY(%s)", (project_id, gone))
-    touch_project(conn, project_id)
+    working_copy.match_manifest(conn, project["organization_id"], project_id, target)
     return create_version(
         conn,
         project_id,

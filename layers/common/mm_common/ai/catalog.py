@@ -6,7 +6,10 @@ from typing import Any
 
 from mm_common.db import Connection
 
-# (slug, name, kind, base URL, environment variable of the platform's key)
+# (slug, name, kind, base URL, environment variable of the platform's key). The variable names
+# are those of the default AI_PLATFORM_KEY_NAMES allow-list (mm_common.config); a local model
+# server (Ollama) needs no key. Its loopback URL is only called where the operator allows
+# private networks (AI_ALLOW_PRIVATE_NETWORKS, as the local stack does).
 BUILTIN_PROVIDERS: list[tuple[str, str, str, str, str | None]] = [
     ("openai", "OpenAI", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY"),
     ("anthropic", "Anthropic", "anthropic", "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY"),

@@ -3,19 +3,20 @@
 Exactly one answer per job, whatever SQS does: the job is claimed with a lease in Postgres
 (a duplicate delivery finds it claimed or finished and does nothing), output is only written
 while the lease is ours, and the assistant message and the job's end are committed together.
+The job's row is written through :mod:`mm_common.ai.jobs`, the answer through
+:mod:`mm_common.messages`; this module owns the monthly ``token_usage`` counters.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from mm_common import db
-from mm_common.ai import context, npm, proposals
+from mm_common import db, messages
+from mm_common.ai import context, jobs, npm, proposals
 from mm_common.ai.catalog import model_with_provider
 from mm_common.ai.edit_protocol import (
     AddDependencies,
@@ -27,15 +28,23 @@ from mm_common.ai.edit_protocol import (
     parse_answer,
 )
 from mm_common.ai.keys import platform_api_key, user_api_key
-from mm_common.ai.providers import ChatMessage, ProviderError, stream_chat
+from mm_common.ai.providers import ChatMessage, ProviderError, StreamResult, stream_chat
+from mm_common.auth import Caller, Membership
 from mm_common.config import get_settings
 from mm_common.db import Connection
 from mm_common.errors import ApiError
+from mm_common.observability import count
+from mm_common.permissions import Action
 from mm_common.snapshots import sha256_hex
 
-LEASE_SECONDS = 15 * 60
 MAX_ATTEMPTS = 3
 FLUSH_INTERVAL_S = 0.3
+# For a model whose catalog entry does not say: conservative for every provider we call.
+DEFAULT_CONTEXT_WINDOW = 32_000
+DEFAULT_MAX_OUTPUT_TOKENS = 4_096
+# What a model may send that no text column can store: NUL, and surrogates a JSON "\ud800"
+# escape decodes to without its pair (not Unicode text, so not encodable as UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class JobFailed(Exception):
@@ -62,31 +71,14 @@ class Outcome:
     detail: str = ""
 
 
-def claim(conn: Connection, job_id: str, owner: str) -> dict[str, Any] | None:
-    row = conn.execute(
-        """
-        UPDATE generation_jobs
-        SET status = 'running', attempts = attempts + 1, lease_owner = %s,
-            lease_expires_at = now() + make_interval(secs => %s), started_at = coalesce(started_at, now())
-        WHERE id = %s AND cancel_requested_at IS NULL
-          AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now()))
-        RETURNING *
-        """,
-        (owner, LEASE_SECONDS, job_id),
-    ).fetchone()
-    return dict(row) if row else None
+def storable(text: str) -> str:
+    """The model's text as it can be stored: NUL dropped, an unpaired surrogate replaced (U+FFFD)."""
+    return _UNSTORABLE.sub(lambda match: "" if match.group() == "\x00" else "\ufffd", text)
 
 
 def _fail(job_id: str, owner: str, code: str, message: str) -> None:
     with db.transaction() as conn:
-        conn.execute(
-            """
-            UPDATE generation_jobs SET status = 'failed', error_code = %s, error_message = %s, finished_at = now(),
-                lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = %s AND lease_owner = %s
-            """,
-            (code, message, job_id, owner),
-        )
+        jobs.fail(conn, job_id, owner, code, message)
 
 
 def _month_start() -> datetime:
@@ -161,6 +153,14 @@ def _load(conn: Connection, job: dict[str, Any]) -> tuple[dict[str, str], list[C
     return files, history, prompt_row["content"] if prompt_row else "", recent
 
 
+def context_window(model: dict[str, Any]) -> int:
+    return int(model["context_window"] or DEFAULT_CONTEXT_WINDOW)
+
+
+def max_output_tokens(model: dict[str, Any]) -> int:
+    return int(model["max_output_tokens"] or DEFAULT_MAX_OUTPUT_TOKENS)
+
+
 def build_messages(
     files: dict[str, str], history: list[ChatMessage], prompt: str, recent: set[str], model: dict[str, Any], mode: str
 ) -> tuple[list[ChatMessage], context.ContextPlan]:
@@ -170,8 +170,8 @@ def build_messages(
         prompt=prompt,
         history=history,
         recent_paths=recent,
-        context_window=model["context_window"] or 32_000,
-        max_output_tokens=model["max_output_tokens"] or 4_096,
+        context_window=context_window(model),
+        max_output_tokens=max_output_tokens(model),
         system_text=system,
     )
     messages = [
@@ -237,12 +237,12 @@ def _sha(content: str | None) -> str | None:
 def run_job(job_id: str, owner: str, deadline: float) -> Outcome:
     """Run one delivery of a job. Raises only for failures SQS should retry."""
     with db.transaction() as conn:
-        job = claim(conn, job_id, owner)
+        job = jobs.claim(conn, job_id, owner)
         if job is None:
-            state = conn.execute("SELECT status FROM generation_jobs WHERE id = %s", (job_id,)).fetchone()
-            if state is None:
+            status = jobs.status_of(conn, job_id)
+            if status is None:
                 raise ValueError(f"no generation job {job_id}")  # poison: retried, then the DLQ
-            return Outcome(job_id, "skipped", state["status"])
+            return Outcome(job_id, "skipped", status)
     if job["attempts"] > MAX_ATTEMPTS:
         _fail(job_id, owner, "gave_up", f"The answer failed {MAX_ATTEMPTS} times. Try again.")
         return Outcome(job_id, "ran", "gave_up")
@@ -253,8 +253,8 @@ def run_job(job_id: str, owner: str, deadline: float) -> Outcome:
                 raise JobFailed("model_unavailable", "The chosen model is no longer available. Pick another one.")
             api_key, metered = _resolve_key(conn, job, model)
             files, history, prompt, recent = _load(conn, job)
-        messages, _plan = build_messages(files, history, prompt, recent, model, job["mode"])
-        result = _stream(job_id, owner, model, api_key, messages, deadline)
+        chat_messages, _plan = build_messages(files, history, prompt, recent, model, job["mode"])
+        result = _stream(job_id, owner, model, api_key, chat_messages, deadline)
     except JobFailed as failure:
         _fail(job_id, owner, failure.code, failure.message)
         return Outcome(job_id, "ran", failure.code)
@@ -263,11 +263,7 @@ def run_job(job_id: str, owner: str, deadline: float) -> Outcome:
         return Outcome(job_id, "ran", error.code)
     except Canceled:
         with db.transaction() as conn:
-            conn.execute(
-                "UPDATE generation_jobs SET status = 'canceled', finished_at = now(), lease_owner = NULL"
-                " WHERE id = %s AND lease_owner = %s",
-                (job_id, owner),
-            )
+            jobs.end_canceled(conn, job_id, owner)
         return Outcome(job_id, "ran", "canceled")
     except LeaseLost:
         return Outcome(job_id, "skipped", "lease lost")
@@ -277,44 +273,76 @@ def run_job(job_id: str, owner: str, deadline: float) -> Outcome:
     return Outcome(job_id, "ran", "succeeded")
 
 
+def _creator_may_edit(conn: Connection, job: dict[str, Any]) -> bool:
+    """Whether whoever asked may still change the project, as the permission table says: an
+    answer is applied in their name, and their account or role may have changed meanwhile."""
+    if job["created_by"] is None:
+        return False
+    row = conn.execute(
+        """
+        SELECT u.role, u.is_active, m.id AS member_id, m.role AS member_role, m.permissions
+        FROM users u LEFT JOIN organization_members m ON m.user_id = u.id AND m.organization_id = %s
+        WHERE u.id = %s
+        """,
+        (job["organization_id"], job["created_by"]),
+    ).fetchone()
+    if row is None or not row["is_active"]:
+        return False
+    creator = Caller(
+        user_id=job["created_by"],
+        role=row["role"],
+        membership=Membership(
+            organization_id=job["organization_id"],
+            member_id=row["member_id"],
+            role=row["member_role"],
+            permissions=frozenset(row["permissions"] or []),
+        ),
+    )
+    return creator.may(Action.PROJECT_EDIT)
+
+
 def _auto_approve(job: dict[str, Any], message_id: Any) -> None:
-    """Projects set to auto-approve get the answer applied at once (a stale one stays pending)."""
+    """Projects set to auto-approve get the answer applied at once, in the name of whoever asked
+    if they may still edit the project (a stale answer stays pending for them to decide)."""
     with db.transaction() as conn:
         project = conn.execute("SELECT auto_approve FROM projects WHERE id = %s", (job["project_id"],)).fetchone()
         has_proposal = conn.execute(
             "SELECT 1 FROM messages WHERE id = %s AND approval_state = 'pending'", (message_id,)
         ).fetchone()
-    if not (project and project["auto_approve"] and has_proposal):
+        allowed = bool(project and project["auto_approve"] and has_proposal) and _creator_may_edit(conn, job)
+    if not allowed:
         return
     try:
         with db.transaction() as conn:
             proposals.approve(conn, message_id, job["created_by"])
     except ApiError:
-        pass  # the user decides instead
+        return  # the user decides instead
+    count("generation", "ProposalAutoApproved")
 
 
 def _stream(
-    job_id: str, owner: str, model: dict[str, Any], api_key: str, messages: list[ChatMessage], deadline: float
-) -> Any:
+    job_id: str, owner: str, model: dict[str, Any], api_key: str, chat_messages: list[ChatMessage], deadline: float
+) -> StreamResult:
+    """Call the model, storing the output so far every FLUSH_INTERVAL_S (which is also when a
+    cancel is noticed). Raises Canceled, or LeaseLost when another delivery took the job over."""
     buffer: list[str] = []
     last_flush = [time.monotonic()]
 
     def flush() -> None:
         with db.transaction() as conn:
-            row = conn.execute(
-                "UPDATE generation_jobs SET output = %s WHERE id = %s AND lease_owner = %s"
-                " RETURNING cancel_requested_at",
-                ("".join(buffer), job_id, owner),
-            ).fetchone()
-        if row is None:
+            progress = jobs.save_output(conn, job_id, owner, "".join(buffer))
+        if progress is None:
             raise LeaseLost()
-        if row["cancel_requested_at"] is not None:
+        if progress.cancel_requested:
             raise Canceled()
         last_flush[0] = time.monotonic()
 
     def on_text(chunk: str) -> None:
-        buffer.append(chunk)
-        if time.monotonic() - last_flush[0] >= FLUSH_INTERVAL_S:
+        first = not buffer
+        buffer.append(storable(chunk))
+        # The first text is stored at once (the person sees the answer start); then at most
+        # every FLUSH_INTERVAL_S.
+        if first or time.monotonic() - last_flush[0] >= FLUSH_INTERVAL_S:
             flush()
 
     result = stream_chat(
@@ -322,88 +350,83 @@ def _stream(
         base_url=model["api_base_url"],
         api_key=api_key,
         model=model["api_name"],
-        messages=messages,
-        max_output_tokens=model["max_output_tokens"] or 4_096,
+        messages=chat_messages,
+        max_output_tokens=max_output_tokens(model),
         on_text=on_text,
         deadline=deadline,
     )
-    return result
+    return replace(result, text=storable(result.text))
 
 
 def _finish(
-    job: dict[str, Any], owner: str, model: dict[str, Any], result: Any, files: dict[str, str], metered: bool
+    job: dict[str, Any], owner: str, model: dict[str, Any], result: StreamResult, files: dict[str, str], metered: bool
 ) -> Any:
-    """Record the answer (and usage) and end the job; return the assistant message's id."""
+    """Record the answer (and usage) and end the job, together; return the assistant message's
+    id (None when another delivery took the job over: its answer counts, not this one)."""
     parsed = parse_answer(result.text)
     proposal = proposal_from(parsed, files) if job["mode"] == "build" else None
     usage = result.usage
     prompt_tokens = usage.prompt_tokens if usage else None
     completion_tokens = usage.completion_tokens if usage else None
     with db.transaction() as conn:
-        still_ours = conn.execute(
-            "SELECT 1 FROM generation_jobs WHERE id = %s AND lease_owner = %s AND status = 'running' FOR UPDATE",
-            (job["id"], owner),
-        ).fetchone()
-        if still_ours is None:
-            return None  # another delivery took the job over: its answer counts, not this one
-        message = conn.execute(
-            """
-            INSERT INTO messages (chat_id, role, content, metadata, approval_state, proposal, model_id, created_at)
-            VALUES (%s, 'assistant', %s, %s, %s, %s, %s, clock_timestamp()) RETURNING id
-            """,
-            (
-                job["chat_id"],
-                result.text,
-                Jsonb(
-                    {
-                        "jobId": str(job["id"]),
-                        "model": model["api_name"],
-                        "provider": model["provider_slug"],
-                        "usage": {"promptTokens": prompt_tokens, "completionTokens": completion_tokens},
-                        "finishReason": result.finish_reason,
-                        "meteredKey": metered,
-                    }
-                ),
-                "pending" if proposal else None,
-                Jsonb(proposal) if proposal else None,
-                model["model_id"],
-            ),
-        ).fetchone()
-        assert message is not None
-        if parsed.summary:
-            conn.execute(
-                "UPDATE chats SET title = coalesce(title, %s), updated_at = now() WHERE id = %s",
-                (parsed.summary, job["chat_id"]),
-            )
-        conn.execute(
-            """
-            UPDATE generation_jobs SET status = 'succeeded', output = %s, prompt_tokens = %s, completion_tokens = %s,
-                assistant_message_id = %s, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
-            WHERE id = %s
-            """,
-            (result.text, prompt_tokens, completion_tokens, message["id"], job["id"]),
+        if not jobs.hold(conn, job["id"], owner):
+            return None
+        message = messages.add_assistant_message(
+            conn,
+            chat_id=job["chat_id"],
+            content=result.text,
+            metadata={
+                "jobId": str(job["id"]),
+                "model": model["api_name"],
+                "provider": model["provider_slug"],
+                "usage": {"promptTokens": prompt_tokens, "completionTokens": completion_tokens},
+                "finishReason": result.finish_reason,
+                "meteredKey": metered,
+            },
+            proposal=proposal,
+            model_id=model["model_id"],
+            summary=parsed.summary,
+        )
+        jobs.succeed(
+            conn,
+            job["id"],
+            output=result.text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            assistant_message_id=message["id"],
         )
         if usage:
-            metered_prompt = (prompt_tokens or 0) if metered else 0
-            metered_completion = (completion_tokens or 0) if metered else 0
-            conn.execute(
-                """
-                INSERT INTO token_usage AS t (organization_id, period_month, prompt_tokens, completion_tokens,
-                                         metered_prompt_tokens, metered_completion_tokens)
-                VALUES (%s, %s, %s, %s, %s, %s)
-                ON CONFLICT (organization_id, period_month) DO UPDATE SET
-                    prompt_tokens = t.prompt_tokens + EXCLUDED.prompt_tokens,
-                    completion_tokens = t.completion_tokens + EXCLUDED.completion_tokens,
-                    metered_prompt_tokens = t.metered_prompt_tokens + EXCLUDED.metered_prompt_tokens,
-                    metered_completion_tokens = t.metered_completion_tokens + EXCLUDED.metered_completion_tokens
-                """,
-                (
-                    job["organization_id"],
-                    _month_start().date(),
-                    prompt_tokens or 0,
-                    completion_tokens or 0,
-                    metered_prompt,
-                    metered_completion,
-                ),
+            _record_usage(
+                conn,
+                job["organization_id"],
+                prompt_tokens=prompt_tokens or 0,
+                completion_tokens=completion_tokens or 0,
+                metered=metered,
             )
     return message["id"]
+
+
+def _record_usage(
+    conn: Connection, organization_id: Any, *, prompt_tokens: int, completion_tokens: int, metered: bool
+) -> None:
+    """Add a job's tokens to the organization's month (metered: on the platform's key)."""
+    conn.execute(
+        """
+        INSERT INTO token_usage AS t (organization_id, period_month, prompt_tokens, completion_tokens,
+                                 metered_prompt_tokens, metered_completion_tokens)
+        VALUES (%s, %s, %s, %s, %s, %s)
+        ON CONFLICT (organization_id, period_month) DO UPDATE SET
+            prompt_tokens = t.prompt_tokens + EXCLUDED.prompt_tokens,
+            completion_tokens = t.completion_tokens + EXCLUDED.completion_tokens,
+            metered_prompt_tokens = t.metered_prompt_tokens + EXCLUDED.metered_prompt_tokens,
+            metered_completion_tokens = t.metered_completion_tokens + EXCLUDED.metered_completion_tokens
+        """,
+        (
+            organization_id,
+            _month_start().date(),
+            prompt_tokens,
+            completion_tokens,
+            prompt_tokens if metered else 0,
+            completion_tokens if metered else 0,
+        ),
+    )

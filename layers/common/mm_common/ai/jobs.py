@@ -1,13 +1,20 @@
-"""Generation jobs: a user's message becomes a job row and an SQS message for the worker.
+"""Generation jobs: the one writer of the ``generation_jobs`` table.
 
-The row is the job's truth (status, streamed output, usage, error); the queue only says "look at
-job X". A job is committed before it is announced, so a worker never sees an id that does not
-exist yet; a job whose announcement failed is failed at once rather than left queued.
+A user's message becomes a job row and an SQS message for the worker. The row is the job's truth
+(status, streamed output, usage, error); the queue only says "look at job X". A job is committed
+before it is announced, so a worker never sees an id that does not exist yet; a job whose
+announcement failed is failed at once rather than left queued.
+
+Life of a job: ``queued`` → (claimed with a lease) ``running`` → ``succeeded`` | ``failed`` |
+``canceled``. Only the holder of the lease writes the output or ends a running job, so a
+duplicate or late delivery changes nothing. Every function takes the caller's connection and
+runs inside the caller's transaction, except :func:`announce`, which runs after it committed.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -23,6 +30,12 @@ JOB_COLUMNS = (
     " output, prompt_tokens, completion_tokens, error_code, error_message, attempts, cancel_requested_at,"
     " created_by, created_at, started_at, finished_at"
 )
+# A worker's hold on a running job: as long as the worker Lambda may run (its timeout).
+LEASE_SECONDS = 15 * 60
+# Nothing is working on a job: a running one whose lease ended this long ago (its worker died),
+# or a queued one this old (the process died between committing it and queueing it).
+STALLED_RUNNING = "1 minute"
+STALLED_QUEUED = "5 minutes"
 
 
 def default_model_id(conn: Connection, user_id: Any) -> Any:
@@ -41,6 +54,9 @@ def default_model_id(conn: Connection, user_id: Any) -> Any:
     return row["id"]
 
 
+# ------------------------------------------------------------------------------- the API side
+
+
 def create_job(
     conn: Connection,
     *,
@@ -51,6 +67,8 @@ def create_job(
     mode: str,
     created_by: Any,
 ) -> dict[str, Any]:
+    """A queued job answering ``user_message_id``: 422 when the model cannot be used, 409 while
+    another job of the chat is queued or running (one answer at a time per chat)."""
     available = conn.execute(
         "SELECT 1 FROM ai_models m JOIN ai_providers p ON p.id = m.provider_id"
         " WHERE m.id = %s AND m.is_available AND p.is_enabled",
@@ -76,12 +94,16 @@ def create_job(
     return dict(row)
 
 
+def _send(job_id: Any) -> None:
+    client("sqs").send_message(QueueUrl=get_settings().jobs_queue_url, MessageBody=json.dumps({"jobId": str(job_id)}))
+
+
 def announce(job_id: Any) -> None:
-    """Send the job to the worker queue (after the job's row is committed)."""
+    """Send the job to the worker queue, after the transaction that created it committed. When
+    the queue cannot take it, the job is failed (in a transaction of its own: the one that made
+    it is over) and the caller gets 503."""
     try:
-        client("sqs").send_message(
-            QueueUrl=get_settings().jobs_queue_url, MessageBody=json.dumps({"jobId": str(job_id)})
-        )
+        _send(job_id)
     except Exception as error:
         with db.transaction() as conn:
             conn.execute(
@@ -93,20 +115,149 @@ def announce(job_id: Any) -> None:
         raise ServiceUnavailable("The answer could not be started. Try again in a moment.") from error
 
 
-def requeue_stalled(conn: Connection, *, limit: int = 100) -> int:
+def request_cancel(conn: Connection, job_id: Any) -> None:
+    """Stop a job. A queued one, or a running one whose worker is gone (its lease ended), ends
+    canceled at once; a live worker sees the request at its next flush and stops the stream.
+    A finished job stays as it is."""
+    ended = "(status = 'queued' OR lease_expires_at IS NULL OR lease_expires_at < now())"
+    conn.execute(
+        f"""
+        UPDATE generation_jobs SET
+            cancel_requested_at = coalesce(cancel_requested_at, now()),
+            status = CASE WHEN {ended} THEN 'canceled' ELSE status END,
+            finished_at = CASE WHEN {ended} THEN now() ELSE finished_at END,
+            lease_owner = CASE WHEN {ended} THEN NULL ELSE lease_owner END,
+            lease_expires_at = CASE WHEN {ended} THEN NULL ELSE lease_expires_at END
+        WHERE id = %s AND status IN ('queued', 'running')
+        """,
+        (job_id,),
+    )
+
+
+# ---------------------------------------------------------------------------- the worker side
+
+
+def claim(conn: Connection, job_id: Any, owner: str) -> dict[str, Any] | None:
+    """Take the job for this delivery (``owner``) with a lease: a queued job, or a running one
+    whose worker's lease ended. None when it is finished, canceled or held by a live worker."""
+    row = conn.execute(
+        """
+        UPDATE generation_jobs
+        SET status = 'running', attempts = attempts + 1, lease_owner = %s,
+            lease_expires_at = now() + make_interval(secs => %s), started_at = coalesce(started_at, now())
+        WHERE id = %s AND cancel_requested_at IS NULL
+          AND (status = 'queued' OR (status = 'running' AND lease_expires_at < now()))
+        RETURNING *
+        """,
+        (owner, LEASE_SECONDS, job_id),
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def status_of(conn: Connection, job_id: Any) -> str | None:
+    row = conn.execute("SELECT status FROM generation_jobs WHERE id = %s", (job_id,)).fetchone()
+    return str(row["status"]) if row else None
+
+
+@dataclass(frozen=True)
+class Progress:
+    cancel_requested: bool
+
+
+def save_output(conn: Connection, job_id: Any, owner: str, output: str) -> Progress | None:
+    """Store the output streamed so far while the lease is ours; None when it is not any more."""
+    row = conn.execute(
+        "UPDATE generation_jobs SET output = %s WHERE id = %s AND lease_owner = %s RETURNING cancel_requested_at",
+        (output, job_id, owner),
+    ).fetchone()
+    if row is None:
+        return None
+    return Progress(cancel_requested=row["cancel_requested_at"] is not None)
+
+
+def hold(conn: Connection, job_id: Any, owner: str) -> bool:
+    """Lock the job for its ending if this delivery still runs it (another may have taken over)."""
+    row = conn.execute(
+        "SELECT 1 FROM generation_jobs WHERE id = %s AND lease_owner = %s AND status = 'running' FOR UPDATE",
+        (job_id, owner),
+    ).fetchone()
+    return row is not None
+
+
+def succeed(
+    conn: Connection,
+    job_id: Any,
+    *,
+    output: str,
+    prompt_tokens: int | None,
+    completion_tokens: int | None,
+    assistant_message_id: Any,
+) -> None:
+    """End a job held with :func:`hold` with its answer (in the transaction that stored it)."""
+    conn.execute(
+        """
+        UPDATE generation_jobs SET status = 'succeeded', output = %s, prompt_tokens = %s, completion_tokens = %s,
+            assistant_message_id = %s, finished_at = now(), lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = %s
+        """,
+        (output, prompt_tokens, completion_tokens, assistant_message_id, job_id),
+    )
+
+
+def fail(conn: Connection, job_id: Any, owner: str, code: str, message: str) -> None:
+    """End the job failed with a reason for the user, if this delivery still holds it."""
+    conn.execute(
+        """
+        UPDATE generation_jobs SET status = 'failed', error_code = %s, error_message = %s, finished_at = now(),
+            lease_owner = NULL, lease_expires_at = NULL
+        WHERE id = %s AND lease_owner = %s
+        """,
+        (code, message, job_id, owner),
+    )
+
+
+def end_canceled(conn: Connection, job_id: Any, owner: str) -> None:
+    """The worker stopped the stream because the user canceled."""
+    conn.execute(
+        "UPDATE generation_jobs SET status = 'canceled', finished_at = now(), lease_owner = NULL,"
+        " lease_expires_at = NULL WHERE id = %s AND lease_owner = %s",
+        (job_id, owner),
+    )
+
+
+# ------------------------------------------------------------------------------- maintenance
+
+
+@dataclass(frozen=True)
+class Sweep:
+    requeued: int
+    canceled: int
+
+
+def requeue_stalled(conn: Connection, *, limit: int = 100) -> Sweep:
     """Announce again the jobs nothing is working on: a worker died holding the lease, or the
-    process died between committing a job and queueing it. Claiming stays exactly-once."""
+    process died between committing a job and queueing it (claiming stays exactly-once). A job
+    whose cancellation was asked while its worker died is ended canceled instead: no delivery
+    would claim it, and it would hold its chat's one active turn for ever."""
+    canceled = conn.execute(
+        """
+        UPDATE generation_jobs SET status = 'canceled', finished_at = now(), lease_owner = NULL,
+            lease_expires_at = NULL
+        WHERE status = 'running' AND cancel_requested_at IS NOT NULL
+          AND lease_expires_at < now() - %s::interval
+        """,
+        (STALLED_RUNNING,),
+    ).rowcount
     rows = conn.execute(
         """
         SELECT id FROM generation_jobs
         WHERE cancel_requested_at IS NULL AND (
-            (status = 'running' AND lease_expires_at < now() - interval '1 minute')
-            OR (status = 'queued' AND created_at < now() - interval '5 minutes'))
+            (status = 'running' AND lease_expires_at < now() - %s::interval)
+            OR (status = 'queued' AND created_at < now() - %s::interval))
         ORDER BY created_at LIMIT %s
         """,
-        (limit,),
+        (STALLED_RUNNING, STALLED_QUEUED, limit),
     ).fetchall()
-    sqs = client("sqs")
     for row in rows:
-        sqs.send_message(QueueUrl=get_settings().jobs_queue_url, MessageBody=json.dumps({"jobId": str(row["id"])}))
-    return len(rows)
+        _send(row["id"])
+    return Sweep(requeued=len(rows), canceled=canceled)

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from mm_common import crypto
+from mm_common.config import get_settings
 from mm_common.db import Connection
 
 
@@ -34,6 +35,19 @@ def user_api_key(conn: Connection, user_id: Any, provider_id: Any) -> str | None
     return crypto.unseal(sealed, key_context(user_id, provider_id))
 
 
+def is_platform_key_name(env_var_name: str) -> bool:
+    """Whether a provider may name this environment variable as the platform's key: only the
+    operator's allow-list (AI_PLATFORM_KEY_NAMES), never just any variable of the server."""
+    return env_var_name in get_settings().ai_platform_key_names
+
+
 def platform_api_key(env_var_name: str | None) -> str | None:
-    """The platform's key for a provider (metered against the organization's quota)."""
-    return os.environ.get(env_var_name) or None if env_var_name else None
+    """The platform's key for a provider (metered against the organization's quota).
+
+    None for a name outside the allow-list, whatever the database says: a provider row naming
+    another variable (AWS credentials, the database secret's ARN...) must never send its value
+    to the provider's URL.
+    """
+    if not env_var_name or not is_platform_key_name(env_var_name):
+        return None
+    return os.environ.get(env_var_name, "").strip() or None

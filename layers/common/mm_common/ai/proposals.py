@@ -3,7 +3,8 @@
 Applying re-reads the answer's actions, applies them to the current working copy in memory,
 then writes every change and records a version, all in one transaction. If a file the answer
 touched has changed since the answer was made, the proposal is stale: 409, unless none of the
-touched files changed (then it re-applies cleanly).
+touched files changed (then it re-applies cleanly). The decision itself is recorded on the
+message through :mod:`mm_common.messages`; files change through :mod:`mm_common.working_copy`.
 """
 
 from __future__ import annotations
@@ -11,44 +12,39 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mm_common import versions, working_copy
+from mm_common import messages, versions, working_copy
 from mm_common.ai.edit_protocol import apply_actions as apply_in_memory
 from mm_common.ai.edit_protocol import parse_answer
 from mm_common.db import Connection
-from mm_common.errors import Conflict, NotFound
+from mm_common.errors import Conflict
 from mm_common.snapshots import sha256_hex
 
 
-def _pending(conn: Connection, message_id: Any) -> dict[str, Any]:
-    row = conn.execute(
-        """
-        SELECT m.id, m.content, m.proposal, m.approval_state, c.project_id, p.organization_id
-        FROM messages m JOIN chats c ON c.id = m.chat_id JOIN projects p ON p.id = c.project_id
-        WHERE m.id = %s AND m.role = 'assistant' FOR UPDATE OF m
-        """,
-        (message_id,),
-    ).fetchone()
-    if row is None or row["proposal"] is None:
-        raise NotFound("This message proposes no changes.")
-    if row["approval_state"] != "pending":
-        raise Conflict(f"This proposal was {row['approval_state']} already.", code="proposal_decided")
-    return dict(row)
-
-
-def _package_json(text: str | None, versions: dict[str, str]) -> str | None:
-    """package.json with the dependencies the answer added (versions resolved when it was made)."""
-    if not versions:
+def _package_json(text: str | None, added: dict[str, str]) -> str | None:
+    """package.json with the dependencies the answer added (versions resolved when it was made).
+    409 when the project's package.json is not a JSON object with a "dependencies" object (the
+    user fixes it, then approves again)."""
+    if not added:
         return None
-    manifest: dict[str, Any] = json.loads(text) if text else {"name": "app", "private": True}
-    dependencies = manifest.setdefault("dependencies", {})
-    dependencies.update(versions)
+    try:
+        manifest: Any = json.loads(text) if text else {"name": "app", "private": True}
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
+        manifest = None
+    dependencies = manifest.setdefault("dependencies", {}) if isinstance(manifest, dict) else None
+    if not isinstance(dependencies, dict):
+        raise Conflict(
+            'The project\'s package.json is not a JSON object with a "dependencies" object, so the '
+            "dependencies this answer adds cannot go in it. Fix package.json, then approve again.",
+            code="invalid_package_json",
+        )
+    dependencies.update(added)
     manifest["dependencies"] = dict(sorted(dependencies.items()))
     return json.dumps(manifest, indent=2) + "\n"
 
 
 def approve(conn: Connection, message_id: Any, user_id: Any) -> dict[str, Any]:
     """Apply the proposal; return the new version's row."""
-    message = _pending(conn, message_id)
+    message = messages.pending_proposal(conn, message_id)
     project_id, organization_id = message["project_id"], message["organization_id"]
     project = versions.lock_project(conn, project_id)
     current = {
@@ -72,8 +68,7 @@ def approve(conn: Connection, message_id: Any, user_id: Any) -> dict[str, Any]:
     package_json = _package_json(result.files.get("package.json"), resolved if isinstance(resolved, dict) else {})
     if package_json is not None:
         result.files["package.json"] = package_json
-    for path in sorted(set(current) - set(result.files)):  # deleted, or renamed away
-        conn.execute("DELETE FROM project_files WHERE project_id = %s AND path = %s", (project_id, path))
+    working_copy.delete_paths(conn, project_id, set(current) - set(result.files))  # deleted, or renamed away
     for path, text in sorted(result.files.items()):
         if current.get(path) != text:
             data = text.encode("utf-8")
@@ -92,18 +87,16 @@ def approve(conn: Connection, message_id: Any, user_id: Any) -> dict[str, Any]:
         created_by=user_id,
         message_id=message_id,
     )
-    outcomes = [{"ok": o.ok, "error": o.error} for o in result.outcomes]
-    conn.execute(
-        """
-        UPDATE messages SET approval_state = 'approved', source_version_id = %s, result_version_id = %s,
-            proposal = proposal || jsonb_build_object('applied', %s::jsonb)
-        WHERE id = %s
-        """,
-        (project["current_version_id"], version["id"], json.dumps(outcomes), message_id),
+    messages.record_approval(
+        conn,
+        message_id,
+        source_version_id=project["current_version_id"],
+        result_version_id=version["id"],
+        outcomes=[{"ok": o.ok, "error": o.error} for o in result.outcomes],
     )
     return version
 
 
 def reject(conn: Connection, message_id: Any) -> None:
-    _pending(conn, message_id)
-    conn.execute("UPDATE messages SET approval_state = 'rejected' WHERE id = %s", (message_id,))
+    messages.pending_proposal(conn, message_id)
+    messages.record_rejection(conn, message_id)

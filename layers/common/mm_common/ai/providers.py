@@ -17,6 +17,10 @@ Failures become :class:`ProviderError` with a stable ``code``. Rate limits, serv
 timeouts are retried with backoff, but only while no text of the attempt has reached ``on_text``
 and while the caller's deadline allows; the API key never appears in a message, a log line or an
 exception raised here.
+
+Connections go through :mod:`mm_common.ai.netguard`: the provider's host is resolved, every
+address it resolves to is checked against the platform's address rule, and the connection goes to
+a checked address; a refused host fails with ``provider_address_refused`` before anything is sent.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from urllib.parse import quote
 
 import httpx
 
+from mm_common.ai.netguard import AddressRefused, guarded_client, host_refusal
+
 __all__ = [
     "ANTHROPIC_VERSION",
     "PROVIDER_KINDS",
@@ -56,7 +62,13 @@ ProviderKind = Literal["openai", "anthropic", "gemini", "openrouter", "openai_co
 """How a provider is spoken to; ``openrouter`` and ``openai_compatible`` use the OpenAI protocol."""
 
 ErrorCode = Literal[
-    "invalid_api_key", "rate_limited", "provider_unavailable", "bad_request", "timeout", "stream_interrupted"
+    "invalid_api_key",
+    "rate_limited",
+    "provider_unavailable",
+    "bad_request",
+    "timeout",
+    "stream_interrupted",
+    "provider_address_refused",
 ]
 """The stable codes of :class:`ProviderError`."""
 
@@ -95,6 +107,7 @@ _RETRYABLE: Final[dict[ErrorCode, bool]] = {
     "bad_request": False,
     "timeout": True,
     "stream_interrupted": True,
+    "provider_address_refused": False,
 }
 
 
@@ -141,7 +154,8 @@ class ProviderError(Exception):
 
     Attributes:
         code: one of ``invalid_api_key``, ``rate_limited``, ``provider_unavailable``,
-            ``bad_request``, ``timeout``, ``stream_interrupted``.
+            ``bad_request``, ``timeout``, ``stream_interrupted``, ``provider_address_refused`` (the
+            provider's host names or resolves to an address the platform does not call).
         message: a sentence fit to show the user; never contains the API key.
         retryable: whether trying again later may succeed (``stream_interrupted`` is retryable,
             but only the caller knows whether to repeat a partly delivered answer).
@@ -808,6 +822,8 @@ def _attempt(
             else:
                 for event in decoder.close():
                     deliver(handle(event, progress))
+    except AddressRefused as exc:
+        raise _address_refused(kind, exc) from None
     except _UpstreamError as exc:
         raise _stream_error(kind, _error_object(exc.payload), api_key, progress.delivered) from None
     except _MalformedStream as exc:
@@ -822,6 +838,37 @@ def _attempt(
     if not progress.complete:
         raise _broken(kind, progress, "ended the stream early")
     return StreamResult(text="".join(progress.parts), usage=progress.usage(), finish_reason=progress.finish_reason)
+
+
+def _address_refused(kind: ProviderKind, refused: AddressRefused) -> ProviderError:
+    # The user sees the configured host and why, not which internal address it resolved to.
+    _log.warning(
+        "AI provider address refused",
+        extra={
+            "provider_kind": kind,
+            "host": refused.host,
+            "address": str(refused.address or ""),
+            "reason": refused.reason,
+        },
+    )
+    return ProviderError(
+        "provider_address_refused",
+        f"{_NAMES[kind]} was not called: its host {refused.host} is {refused.reason}, which the platform does not"
+        " call. An administrator must change the provider's base URL.",
+    )
+
+
+def _check_host(kind: ProviderKind, base_url: str) -> None:
+    """Refuse a base URL whose host is refused by name alone (also for a client the caller gave)."""
+    try:
+        host = httpx.URL(base_url).host
+    except httpx.InvalidURL:
+        raise ProviderError(
+            "bad_request", f"The base URL of {_NAMES[kind]} is not a valid URL. Check the provider's base URL."
+        ) from None
+    reason = host_refusal(host)
+    if reason is not None:
+        raise _address_refused(kind, AddressRefused(host, reason))
 
 
 def _safe_json(raw: bytes) -> Any:
@@ -894,7 +941,9 @@ def stream_chat(
         on_text: called with every non-empty text delta, in order; its exceptions propagate.
         deadline: a ``time.monotonic()`` value; no attempt starts and no backoff sleeps past it,
             and every network timeout is capped by the time left.
-        client: an ``httpx.Client`` to reuse; one is made and closed per call when None.
+        client: an ``httpx.Client`` to reuse, made with :func:`mm_common.ai.netguard.guarded_client`
+            (only the host's name is checked for another client); one is made and closed per call
+            when None.
         max_attempts: HTTP requests at most, the first included.
         sleep: waits between attempts (tests pass a fake).
 
@@ -908,14 +957,17 @@ def stream_chat(
             ``provider_unavailable`` or ``timeout`` when retries ran out (429, 5xx, timeouts and
             dropped connections are retried with backoff and jitter, ``Retry-After`` honoured up to
             ``RETRY_AFTER_MAX_S``, only while no text of the attempt was delivered and time is left);
-            ``stream_interrupted`` when the stream broke after text was delivered.
+            ``stream_interrupted`` when the stream broke after text was delivered;
+            ``provider_address_refused`` at once when the host names or resolves to an address the
+            platform does not call (see :mod:`mm_common.ai.netguard`).
         ValueError: for arguments no provider could accept.
     """
     _check_arguments(kind, base_url, api_key, messages, max_output_tokens, max_attempts)
+    _check_host(kind, base_url)
     build = _PROTOCOLS[kind][0]
     include_usage = True
     owned = client is None
-    http = httpx.Client() if client is None else client
+    http = guarded_client() if client is None else client
     try:
         last_error: ProviderError | None = None
         attempt = 0

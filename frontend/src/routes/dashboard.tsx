@@ -1,0 +1,203 @@
+import { zodResolver } from "@hookform/resolvers/zod";
+import { useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { useForm } from "react-hook-form";
+import { Link, useNavigate } from "react-router";
+import { z } from "zod";
+import { api, ApiError, unwrap } from "@/api/client";
+import type { components } from "@/api/schema";
+import { Button } from "@/components/ui/button";
+import { Dialog } from "@/components/ui/dialog";
+import { FormError, TextAreaField, TextField } from "@/components/ui/field";
+import { Skeleton } from "@/components/ui/spinner";
+import { useToast } from "@/components/ui/toast";
+import { cn } from "@/lib/cn";
+import { useCurrentOrganization, type Organization } from "@/lib/organization";
+import { relativeTime } from "@/lib/time";
+
+type Project = components["schemas"]["Project"];
+
+const createSchema = z.object({
+  name: z.string().trim().min(1, "Give the project a name.").max(255),
+  description: z.string().max(2000),
+  template: z.string().min(1),
+});
+
+function CreateProjectDialog({ organization, open, onOpenChange }: { organization: Organization; open: boolean; onOpenChange: (open: boolean) => void }) {
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const templates = useQuery({
+    queryKey: ["project-templates"],
+    queryFn: () => unwrap(api.GET("/api/project-templates")),
+    enabled: open,
+  });
+  const form = useForm({ resolver: zodResolver(createSchema), defaultValues: { name: "", description: "", template: "" } });
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const preferred = templates.data?.items.find((t) => t.default) ?? templates.data?.items[0];
+    if (preferred && !form.getValues("template")) form.setValue("template", preferred.id);
+  }, [templates.data, form]);
+
+  const onSubmit = form.handleSubmit(async ({ name, description, template }) => {
+    setError(null);
+    try {
+      const created = await unwrap(
+        api.POST("/api/projects", { body: { organizationId: organization.id, name, description: description || null, template } }),
+      );
+      await queryClient.invalidateQueries({ queryKey: ["projects", organization.id] });
+      onOpenChange(false);
+      navigate(`/projects/${created.project.id}`);
+    } catch (caught) {
+      setError(caught instanceof ApiError ? caught.message : "We could not create the project. Try again.");
+    }
+  });
+
+  return (
+    <Dialog open={open} onOpenChange={onOpenChange} title="New project" description={`In ${organization.name}`}>
+      <form onSubmit={onSubmit} className="space-y-4" noValidate>
+        <FormError message={error} />
+        <TextField label="Name" autoFocus {...form.register("name")} error={form.formState.errors.name?.message} />
+        <TextAreaField label="What are you building? (optional)" {...form.register("description")} rows={3} />
+        <fieldset className="space-y-2">
+          <legend className="text-sm font-medium">Start from</legend>
+          {templates.isLoading && <Skeleton className="h-16 w-full" />}
+          {templates.data?.items.map((template) => (
+            <label
+              key={template.id}
+              className="flex cursor-pointer gap-3 rounded-md border border-border p-3 has-[:checked]:border-primary has-[:checked]:bg-primary/5"
+            >
+              <input type="radio" value={template.id} className="mt-1 accent-primary" {...form.register("template")} />
+              <span>
+                <span className="block text-sm font-medium">{template.name}</span>
+                <span className="block text-sm text-muted-foreground">{template.description}</span>
+              </span>
+            </label>
+          ))}
+        </fieldset>
+        <div className="flex justify-end gap-2">
+          <Button variant="secondary" onClick={() => onOpenChange(false)}>
+            Cancel
+          </Button>
+          <Button type="submit" busy={form.formState.isSubmitting}>
+            Create project
+          </Button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+function ProjectCard({ project }: { project: Project }) {
+  return (
+    <li>
+      <Link
+        to={`/projects/${project.id}`}
+        className="block h-full rounded-lg border border-border bg-surface p-4 transition-colors hover:border-primary/60 focus-visible:border-primary"
+      >
+        <div className="flex items-start justify-between gap-2">
+          <h3 className="truncate font-medium">{project.name}</h3>
+          <span className="shrink-0 rounded-full bg-muted px-2 py-0.5 text-xs text-muted-foreground">{project.status}</span>
+        </div>
+        <p className="mt-1 line-clamp-2 min-h-10 text-sm text-muted-foreground">{project.description || "No description yet."}</p>
+        <p className="mt-3 text-xs text-muted-foreground">Updated {relativeTime(project.updatedAt)}</p>
+      </Link>
+    </li>
+  );
+}
+
+export function DashboardPage() {
+  const { organization, isLoading } = useCurrentOrganization();
+  const [search, setSearch] = useState("");
+  const [creating, setCreating] = useState(false);
+  const toast = useToast();
+  const canCreate = organization?.role === "owner" || organization?.role === "admin";
+  const projects = useInfiniteQuery({
+    queryKey: ["projects", organization?.id],
+    enabled: Boolean(organization),
+    initialPageParam: null as string | null,
+    queryFn: ({ pageParam }) =>
+      unwrap(
+        api.GET("/api/projects", {
+          params: { query: { organizationId: organization?.id, limit: 24, ...(pageParam ? { cursor: pageParam } : {}) } },
+        }),
+      ),
+    getNextPageParam: (page) => page.nextCursor ?? null,
+  });
+  useEffect(() => {
+    if (projects.error) toast.error(projects.error.message);
+  }, [projects.error, toast]);
+
+  const sentinel = useRef<HTMLDivElement>(null);
+  const { hasNextPage, isFetchingNextPage, fetchNextPage } = projects;
+  useEffect(() => {
+    const node = sentinel.current;
+    if (!node) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting) && hasNextPage && !isFetchingNextPage) void fetchNextPage();
+    });
+    observer.observe(node);
+    return () => observer.disconnect();
+  }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
+
+  const items = useMemo(() => {
+    const all = projects.data?.pages.flatMap((page) => page.items) ?? [];
+    const needle = search.trim().toLowerCase();
+    return needle ? all.filter((p) => `${p.name} ${p.description ?? ""}`.toLowerCase().includes(needle)) : all;
+  }, [projects.data, search]);
+
+  if (isLoading) return <div className="p-6"><Skeleton className="h-8 w-48" /></div>;
+  if (!organization) {
+    return <div className="p-6 text-sm text-muted-foreground">You do not belong to an organization yet.</div>;
+  }
+
+  return (
+    <div className="mx-auto max-w-6xl px-4 py-6 sm:px-6">
+      <div className="flex flex-wrap items-center gap-3">
+        <h1 className="mr-auto text-2xl font-semibold">Projects</h1>
+        <input
+          type="search"
+          aria-label="Search projects"
+          placeholder="Search projects"
+          value={search}
+          onChange={(event) => setSearch(event.target.value)}
+          className="h-10 w-full rounded-md border border-border bg-surface px-3 text-sm sm:w-64"
+        />
+        {canCreate && <Button onClick={() => setCreating(true)}>New project</Button>}
+      </div>
+      {projects.isLoading ? (
+        <ul className="mt-6 grid gap-4 sm:grid-cols-2 lg:grid-cols-3" aria-label="Loading projects">
+          {Array.from({ length: 6 }, (_, i) => (
+            <li key={i}>
+              <Skeleton className="h-32 w-full" />
+            </li>
+          ))}
+        </ul>
+      ) : items.length === 0 ? (
+        <div className="mt-10 rounded-lg border border-dashed border-border p-10 text-center">
+          <h2 className="text-lg font-medium">{search ? "No project matches your search" : "No projects yet"}</h2>
+          <p className="mt-1 text-sm text-muted-foreground">
+            {search
+              ? "Try another word, or clear the search."
+              : canCreate
+                ? "Create one from a template, then describe what you want in the chat."
+                : "Ask an owner or admin of this organization to create one."}
+          </p>
+          {canCreate && !search && (
+            <Button className="mt-4" onClick={() => setCreating(true)}>
+              Create your first project
+            </Button>
+          )}
+        </div>
+      ) : (
+        <ul className={cn("mt-6 grid gap-4 sm:grid-cols-2 lg:grid-cols-3")}>
+          {items.map((project) => (
+            <ProjectCard key={project.id} project={project} />
+          ))}
+        </ul>
+      )}
+      <div ref={sentinel} className="h-8" aria-hidden="true" />
+      {isFetchingNextPage && <Skeleton className="h-8 w-full" />}
+      <CreateProjectDialog organization={organization} open={creating} onOpenChange={setCreating} />
+    </div>
+  );
+}

@@ -1,0 +1,52 @@
+// Monaco from our own bundle (never a CDN): the editor and its workers are part of the build and
+// load only with the code and versions views.
+import { loader } from "@monaco-editor/react";
+import * as monaco from "monaco-editor";
+import EditorWorker from "monaco-editor/editor/editor.worker?worker";
+import CssWorker from "monaco-editor/language/css/css.worker?worker";
+import HtmlWorker from "monaco-editor/language/html/html.worker?worker";
+import JsonWorker from "monaco-editor/language/json/json.worker?worker";
+import TsWorker from "monaco-editor/language/typescript/ts.worker?worker";
+
+self.MonacoEnvironment = {
+  getWorker(_: string, label: string) {
+    if (label === "typescript" || label === "javascript") return new TsWorker();
+    if (label === "json") return new JsonWorker();
+    if (label === "css" || label === "scss" || label === "less") return new CssWorker();
+    if (label === "html" || label === "handlebars" || label === "razor") return new HtmlWorker();
+    return new EditorWorker();
+  },
+};
+
+loader.config({ monaco });
+
+export function editorTheme(): string {
+  return document.documentElement.classList.contains("dark") ? "vs-dark" : "vs";
+}
+
+const LANGUAGES: Record<string, string> = {
+  ts: "typescript",
+  tsx: "typescript",
+  js: "javascript",
+  jsx: "javascript",
+  mjs: "javascript",
+  cjs: "javascript",
+  json: "json",
+  css: "css",
+  scss: "scss",
+  less: "less",
+  html: "html",
+  md: "markdown",
+  py: "python",
+  yml: "yaml",
+  yaml: "yaml",
+  sh: "shell",
+  sql: "sql",
+  svg: "xml",
+  xml: "xml",
+};
+
+export function languageOf(path: string): string {
+  const extension = path.split(".").pop()?.toLowerCase() ?? "";
+  return LANGUAGES[extension] ?? "plaintext";
+}

@@ -1,0 +1,1 @@
+"""The admin function's HTTP routes, one module per resource."""

@@ -1,0 +1,1 @@
+"""The projects function's routes, one module per resource."""

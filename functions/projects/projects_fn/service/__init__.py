@@ -1,0 +1,3 @@
+"""The projects function's rules: one module per resource (projects, files, versions)."""
+
+SERVICE = "projects"

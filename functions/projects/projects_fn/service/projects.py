@@ -1,0 +1,187 @@
+"""Projects: created from a template, listed, read, changed (settings and secrets), deleted."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from mm_common import audit, crypto, versions, working_copy
+from mm_common.auth import Caller
+from mm_common.aws import client
+from mm_common.config import get_settings
+from mm_common.db import Connection
+from mm_common.errors import NotFound, Unprocessable
+from mm_common.observability import count, traced
+from mm_common.permissions import Action
+from mm_common.project_templates import DEFAULT_TEMPLATE_ID, ProjectTemplate, get_template, list_templates
+from mm_common.slugs import slugify, unique_slug
+from projects_fn import queries
+from projects_fn.schemas import MAX_ENV_VARIABLES, UpdateProjectBody
+from projects_fn.service import SERVICE
+
+NO_SUCH_PROJECT = "There is no such project, or you cannot see it."
+
+
+def env_context(project_id: Any, name: str) -> dict[str, str]:
+    """What binds a sealed value to its project and name (a value copied elsewhere does not open)."""
+    return {"projectId": str(project_id), "variable": name}
+
+
+def _existing(conn: Connection, project_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any]:
+    row: dict[str, Any] | None = queries.load_project(conn, project_id, lock=lock)
+    if row is None:
+        raise NotFound(NO_SUCH_PROJECT)
+    return row
+
+
+@traced(SERVICE)
+def templates() -> list[ProjectTemplate]:
+    return list_templates()
+
+
+@traced(SERVICE)
+def create_project(
+    conn: Connection, caller: Caller, *, name: str, description: str | None, template_id: str | None
+) -> dict[str, Any]:
+    """A project in the caller's organization with the template's files as version 1."""
+    template = get_template(template_id or DEFAULT_TEMPLATE_ID)
+    if template is None:
+        known = ", ".join(t.id for t in list_templates())
+        raise Unprocessable(
+            f"There is no template '{template_id}'. Choose one of: {known}.", details=[{"field": "template"}]
+        )
+    organization_id = caller.organization_id
+    # Serialise slug choice within the organization; the unique index is the last word.
+    queries.lock_organization(conn, organization_id)
+    slug = unique_slug(
+        slugify(name, fallback="project"), lambda candidate: queries.slug_taken(conn, organization_id, candidate)
+    )
+    row = queries.insert_project(
+        conn,
+        organization_id=organization_id,
+        name=name,
+        slug=slug,
+        description=description,
+        template=template.id,
+        install_command=template.install_command,
+        build_command=template.build_command,
+        start_command=template.start_command,
+        created_by=caller.user_id,
+    )
+    project_id = row["id"]
+    for path, data in sorted(template.files.items()):
+        working_copy.write(
+            conn,
+            organization_id=organization_id,
+            project_id=project_id,
+            path=path,
+            body=working_copy.FileBytes(data, is_text=working_copy.is_text(data)),
+        )
+    versions.create_version(
+        conn, project_id, source="template", message=f"Created from {template.name}", created_by=caller.user_id
+    )
+    audit.log(
+        conn,
+        caller,
+        "project.create",
+        resource_type="project",
+        resource_id=project_id,
+        details={"name": name, "template": template.id},
+    )
+    count(SERVICE, "ProjectCreated")
+    return _existing(conn, project_id)
+
+
+@traced(SERVICE)
+def list_projects(
+    conn: Connection, caller: Caller, *, organization_id: uuid.UUID | None, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Projects newest first: of the caller's organizations, or every one for who may see them all."""
+    member_id = None if caller.may(Action.ORGANIZATIONS_VIEW_ALL) else caller.user_id
+    found: tuple[list[dict[str, Any]], str | None] = queries.project_page(
+        conn, member_id=member_id, organization_id=organization_id, limit=limit, cursor=cursor
+    )
+    return found
+
+
+@traced(SERVICE)
+def get_project(conn: Connection, caller: Caller, project_id: uuid.UUID) -> dict[str, Any]:
+    return _existing(conn, project_id)
+
+
+@traced(SERVICE)
+def update_project(conn: Connection, caller: Caller, project_id: uuid.UUID, body: UpdateProjectBody) -> dict[str, Any]:
+    """Apply the fields the body sets; variables: NAME -> value seals it, NAME -> null removes it."""
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"environment_variables"})
+    variables = body.environment_variables
+    if variables is not None:
+        # Read-modify-write of the sealed map: hold the row so a concurrent change is not lost.
+        sealed = dict(_existing(conn, project_id, lock=True)["environment_variables"] or {})
+        for name, value in variables.items():
+            if value is None:
+                sealed.pop(name, None)
+            else:
+                sealed[name] = crypto.seal(value, env_context(project_id, name))
+        if len(sealed) > MAX_ENV_VARIABLES:
+            message = f"A project may have at most {MAX_ENV_VARIABLES} environment variables."
+            raise Unprocessable(message, details=[{"field": "environmentVariables", "message": message}])
+        changes["environment_variables"] = sealed
+    row: dict[str, Any] | None = queries.update_project(conn, project_id, changes)
+    if row is None:
+        raise NotFound(NO_SUCH_PROJECT)
+    if changes:
+        audit.log(
+            conn,
+            caller,
+            "project.update",
+            resource_type="project",
+            resource_id=project_id,
+            # Names of what changed only: values may be secrets.
+            details={
+                "fields": sorted(k for k in changes if k != "environment_variables"),
+                "variables": sorted(variables or {}),
+            },
+        )
+    return row
+
+
+@traced(SERVICE)
+def delete_project(conn: Connection, caller: Caller, project_id: uuid.UUID) -> None:
+    row = _existing(conn, project_id)
+    queries.delete_project(conn, project_id)
+    audit.log(
+        conn,
+        caller,
+        "project.delete",
+        resource_type="project",
+        resource_id=project_id,
+        details={"name": row["name"], "slug": row["slug"]},
+    )
+    # Rows go now; S3 objects (manifests, archives) go asynchronously. Enqueued inside the
+    # transaction: if sending fails nothing is deleted, and a message for a project whose
+    # deletion then rolled back would find objects still referenced, so the worker checks.
+    client("sqs").send_message(
+        QueueUrl=get_settings().project_cleanup_queue_url,
+        MessageBody=json.dumps({"organizationId": str(row["organization_id"]), "projectId": str(project_id)}),
+    )
+    count(SERVICE, "ProjectDeleted")
+
+
+@traced(SERVICE)
+def reveal_variable(conn: Connection, caller: Caller, project_id: uuid.UUID, name: str) -> str:
+    """One environment variable's value, opened for the caller and recorded (without the value)."""
+    sealed = (_existing(conn, project_id)["environment_variables"] or {}).get(name)
+    if sealed is None:
+        raise NotFound("This project has no environment variable of that name.")
+    value = crypto.unseal(sealed, env_context(project_id, name))
+    audit.log(
+        conn,
+        caller,
+        "project.variable.reveal",
+        resource_type="project",
+        resource_id=project_id,
+        details={"variable": name},
+    )
+    count(SERVICE, "SecretRevealed")
+    return value
