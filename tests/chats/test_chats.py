@@ -155,7 +155,18 @@ def test_posting_a_message_stores_it_bumps_the_chat_and_names_an_untitled_one(
     assert message["chatId"] == chat["id"] and message["role"] == "user"
     assert message["createdBy"] == str(owner.id)
     assert message["metadata"] is None and message["approvalState"] is None
-    assert set(message) == {"id", "chatId", "role", "content", "metadata", "approvalState", "createdBy", "createdAt"}
+    assert set(message) == {
+        "id",
+        "chatId",
+        "role",
+        "content",
+        "metadata",
+        "approvalState",
+        "proposal",
+        "createdBy",
+        "createdAt",
+    }
+    assert message["proposal"] is None
     after = client.get(f"/api/chats/{chat['id']}", headers=owner.headers).json()["chat"]
     assert after["title"] == "Build me a todo app"
     assert at(chat["updatedAt"]) < at(after["updatedAt"]) <= at(message["createdAt"])
