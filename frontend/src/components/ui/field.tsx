@@ -10,60 +10,52 @@ interface FieldProps {
   hint?: ReactNode;
 }
 
-export const TextField = forwardRef<HTMLInputElement, FieldProps & InputHTMLAttributes<HTMLInputElement>>(
-  function TextField({ label, error, hint, className, id, ...props }, ref) {
-    const generated = useId();
-    const inputId = id ?? generated;
-    return (
-      <div className={cn("space-y-1.5", className)}>
-        <label htmlFor={inputId} className="block text-sm font-medium">
-          {label}
-        </label>
-        <input
-          ref={ref}
-          id={inputId}
-          className={cn(control, "h-10")}
-          aria-invalid={error ? true : undefined}
-          aria-describedby={error || hint ? `${inputId}-help` : undefined}
-          {...props}
-        />
-        {(error || hint) && (
-          <div id={`${inputId}-help`} className={cn("text-sm", error ? "text-danger" : "text-muted-foreground")}>
-            {error ?? hint}
-          </div>
-        )}
-      </div>
-    );
-  },
-);
-
-export const TextAreaField = forwardRef<
-  HTMLTextAreaElement,
-  FieldProps & TextareaHTMLAttributes<HTMLTextAreaElement>
->(function TextAreaField({ label, error, hint, className, id, ...props }, ref) {
+/** A label, the control it names, and its error (or hint) wired up with aria-describedby. */
+function Field({
+  label,
+  error,
+  hint,
+  className,
+  id,
+  children,
+}: FieldProps & { className?: string; id?: string; children: (props: { id: string; "aria-invalid"?: true; "aria-describedby"?: string }) => ReactNode }) {
   const generated = useId();
-  const inputId = id ?? generated;
+  const controlId = id ?? generated;
+  const help = error || hint ? `${controlId}-help` : undefined;
   return (
     <div className={cn("space-y-1.5", className)}>
-      <label htmlFor={inputId} className="block text-sm font-medium">
+      <label htmlFor={controlId} className="block text-sm font-medium">
         {label}
       </label>
-      <textarea
-        ref={ref}
-        id={inputId}
-        className={cn(control, "min-h-20")}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={error || hint ? `${inputId}-help` : undefined}
-        {...props}
-      />
-      {(error || hint) && (
-        <div id={`${inputId}-help`} className={cn("text-sm", error ? "text-danger" : "text-muted-foreground")}>
+      {children({ id: controlId, "aria-invalid": error ? true : undefined, "aria-describedby": help })}
+      {help && (
+        <div id={help} className={cn("text-sm", error ? "text-danger" : "text-muted-foreground")}>
           {error ?? hint}
         </div>
       )}
     </div>
   );
-});
+}
+
+export const TextField = forwardRef<HTMLInputElement, FieldProps & InputHTMLAttributes<HTMLInputElement>>(
+  function TextField({ label, error, hint, className, id, ...props }, ref) {
+    return (
+      <Field label={label} error={error} hint={hint} className={className} id={id}>
+        {(wiring) => <input ref={ref} className={cn(control, "h-10")} {...wiring} {...props} />}
+      </Field>
+    );
+  },
+);
+
+export const TextAreaField = forwardRef<HTMLTextAreaElement, FieldProps & TextareaHTMLAttributes<HTMLTextAreaElement>>(
+  function TextAreaField({ label, error, hint, className, id, ...props }, ref) {
+    return (
+      <Field label={label} error={error} hint={hint} className={className} id={id}>
+        {(wiring) => <textarea ref={ref} className={cn(control, "min-h-20")} {...wiring} {...props} />}
+      </Field>
+    );
+  },
+);
 
 export function FormError({ message }: { message?: string | null }) {
   if (!message) return null;
