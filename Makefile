@@ -14,9 +14,9 @@ STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= $(if $(DATABASE_URL),0,2)
 PYTEST := $(PY) -m pytest $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS))
 # Lint and type check run beside the tests; each target's output is printed whole when it ends.
-PARALLEL := $(MAKE) --no-print-directory -j 3 --output-sync=target
+PARALLEL := $(MAKE) --no-print-directory -j 4 --output-sync=target
 
-.PHONY: install dev dev-web web test test-web check lint typecheck pytest pytest-quick fuzz migrate openapi bench bench-cold-start clean-local
+.PHONY: install dev dev-web web chromium test test-web check lint typecheck pytest pytest-quick fuzz migrate openapi bench bench-cold-start clean-local
 
 install: $(STAMP)
 
@@ -52,15 +52,20 @@ frontend/dist/index.html: frontend/node_modules/.installed $(WEB_SOURCES)
 dev-web: frontend/node_modules/.installed
 	npm run --prefix frontend dev
 
-# The browser journeys (Debian's Chromium through Playwright; installed with apt when missing).
-test-web: install web
-	@command -v chromium >/dev/null || { echo "Installing Chromium (apt-get install chromium)"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >/dev/null; }
+# The browser journeys (Debian's Chromium through Playwright; installed with apt when missing),
+# in a pytest of their own beside the API tests: they serve their stack on a free port.
+test-web: install web chromium
 	MM_WEB_TESTS=1 $(PY) -m pytest tests/web $(PYTEST_ARGS)
 
-# Everything CI runs: lint, types, every test (the fuzzer and the other slow ones included).
+chromium:
+	@command -v chromium >/dev/null || { echo "Chromium is missing: installing it with apt-get install chromium"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get install -y -q chromium >/dev/null \
+	  || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }
+
+# Everything CI runs: lint, types, every test (the fuzzer, the other slow ones and the browser
+# journeys included).
 test: install
-	@$(PARALLEL) lint typecheck pytest
+	@$(PARALLEL) lint typecheck pytest test-web
 
 # The quick loop while iterating: lint, types and the tests not marked slow.
 check: install
@@ -91,11 +96,13 @@ openapi: install frontend/node_modules/.installed
 	$(PY) -m mmctl openapi
 	npm run --prefix frontend openapi --silent
 
-bench: install bench-cold-start
+bench: install bench-cold-start web chromium
+	$(PY) bench/files_listing.py
 	$(PY) bench/api_latency.py
 	$(PY) bench/auth.py
 	$(PY) bench/versions.py
 	$(PY) bench/generation.py
+	$(PY) bench/spa.py
 
 bench-cold-start: install
 	$(PY) bench/cold_start.py

@@ -234,11 +234,18 @@ class LocalStack:
             return JSONResponse({"function": function, "result": result})
 
         async def spa(request: Request) -> Response:
+            # The template's SpaRouting function and the upload's Cache-Control, reproduced: a
+            # path whose last segment has no dot is a client-side route (index.html, revalidated
+            # on every load); anything else is a file or a 404, hashed assets cached for good.
             relative = request.path_params.get("path", "")
+            if "." not in relative.rsplit("/", 1)[-1]:
+                return FileResponse(spa_dir / "index.html", headers={"Cache-Control": "no-cache"})
             candidate = (spa_dir / relative).resolve()
-            if relative and candidate.is_file() and candidate.is_relative_to(spa_dir.resolve()):
-                return FileResponse(candidate)
-            return FileResponse(spa_dir / "index.html")  # client-side routes get the SPA
+            if not (candidate.is_file() and candidate.is_relative_to(spa_dir.resolve())):
+                return Response("Not found", status_code=404, media_type="text/plain")
+            immutable = relative.startswith("assets/")
+            cache = "public, max-age=31536000, immutable" if immutable else "no-cache"
+            return FileResponse(candidate, headers={"Cache-Control": cache})
 
         site = Starlette(
             routes=[

@@ -22,18 +22,26 @@ TEST_DATABASE = "mm_test"
 collect_ignore = [] if os.environ.get("MM_WEB_TESTS") else ["web"]
 
 
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def start_test_stack(
+    tmp_path_factory: pytest.TempPathFactory, port: int, database_name: str = TEST_DATABASE
+) -> LocalStack:
+    """A local stack of this test session's own; `port` is the address its APP_URL names (the
+    API tests never bind it; the browser journeys serve the stack there)."""
     config = StackConfig(
         data_dir=tmp_path_factory.mktemp("stack"),
-        port=8000,
-        database_name=TEST_DATABASE,
+        port=port,
+        database_name=database_name,
         recreate_database=True,
         stack_name="mm-test",
         run_workers=False,  # tests drive pollers and schedules themselves, deterministically
         persist=False,
     )
-    local = LocalStack(config).start()
+    return LocalStack(config).start()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = start_test_stack(tmp_path_factory, port=8000)
     yield local
     local.stop()
 

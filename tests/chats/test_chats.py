@@ -96,7 +96,8 @@ def test_create_get_rename_list_delete(client: TestClient, db: DB, owner: User, 
     assert chat["title"] == "Landing page" and chat["projectId"] == str(project)
     assert chat["createdBy"] == str(owner.id)
     assert chat["createdAt"].endswith("Z") and chat["updatedAt"].endswith("Z")
-    assert set(chat) == {"id", "projectId", "title", "createdBy", "createdAt", "updatedAt"}
+    assert set(chat) == {"id", "projectId", "title", "createdBy", "createdAt", "updatedAt", "activeJobId"}
+    assert chat["activeJobId"] is None
 
     untitled = client.post(f"/api/projects/{project}/chats", headers=owner.headers)  # no body at all
     assert untitled.status_code == 201, untitled.text

@@ -49,6 +49,7 @@ EXPECTED_ROUTES = {
     ("GET", "/api/organizations/{id}/members"): Action.MEMBERS_VIEW,
     ("PATCH", "/api/organizations/{id}/members/{memberId}"): Action.MEMBERS_MANAGE,
     ("DELETE", "/api/organizations/{id}/members/{memberId}"): Action.MEMBERS_MANAGE,
+    ("POST", "/api/organizations/{id}/leave"): Action.ORGANIZATION_LEAVE,
     ("GET", "/api/organizations/{id}/invitations"): Action.MEMBERS_INVITE,
     ("DELETE", "/api/organizations/{id}/invitations/{invitationId}"): Action.MEMBERS_INVITE,
     ("POST", "/api/invitations/accept"): Action.SELF,

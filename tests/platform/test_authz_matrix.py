@@ -141,6 +141,21 @@ def _accept_sample(world: World) -> dict[str, Any]:
     return {"json": {"token": token}}
 
 
+def _own_session(world: World) -> uuid.UUID:
+    """The caller's sign-in (the one their access token was issued with)."""
+    if world.caller is None:
+        return uuid.uuid4()
+    row = world.db.execute("SELECT id FROM sessions WHERE user_id = %s LIMIT 1", (world.caller.id,)).fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+def _leave_sample(world: World) -> dict[str, Any]:
+    # A second owner, so that the owner is not the last one and may leave too.
+    add_member(world.db, world.organization, make_user(world.db), "owner", MEMBER_PERMISSIONS)
+    return {"path": {"id": world.organization}}
+
+
 # How to call each route successfully, in a world, when the caller is allowed to.
 Sample = Callable[[World], dict[str, Any]]
 
@@ -162,6 +177,9 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/api/users/me/password"): lambda w: {
         "json": {"currentPassword": PASSWORD, "newPassword": "another-long-passphrase"}
     },
+    ("GET", "/api/users/me/sessions"): lambda w: {},
+    ("DELETE", "/api/users/me/sessions/{id}"): lambda w: {"path": {"id": _own_session(w)}},
+    ("POST", "/api/auth/logout-all"): lambda w: {},
     ("GET", "/api/users"): lambda w: {},
     ("GET", "/api/users/{id}"): lambda w: {"path": {"id": w.target_user.id}},
     ("PATCH", "/api/users/{id}"): lambda w: {"path": {"id": w.target_user.id}, "json": {"role": "user"}},
@@ -184,6 +202,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("DELETE", "/api/organizations/{id}/members/{memberId}"): lambda w: {
         "path": {"id": w.organization, "memberId": w.target_member}
     },
+    ("POST", "/api/organizations/{id}/leave"): lambda w: _leave_sample(w),
     ("GET", "/api/organizations/{id}/invitations"): lambda w: {"path": {"id": w.organization}},
     ("DELETE", "/api/organizations/{id}/invitations/{invitationId}"): lambda w: {
         "path": {"id": w.organization, "invitationId": w.invitation}

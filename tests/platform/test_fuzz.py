@@ -50,7 +50,7 @@ from devstack.openapi import build_openapi
 from devstack.stack import LocalStack
 from mm_common import db as mm_db
 from mm_common.ai.catalog import seed_catalog
-from tests.support.identity import Account, add_member, make_organization, make_user
+from tests.support.identity import Account, access_token, add_member, make_organization, make_user
 
 pytestmark = pytest.mark.slow
 
@@ -86,6 +86,7 @@ RESOURCE_OF_SEGMENT = {
     "organizations": "organization",
     "projects": "project",
     "prompts": "prompt",
+    "sessions": "session",
     "tags": "tag",
     "users": "user",
     "versions": "version",
@@ -157,8 +158,15 @@ def world(client: TestClient, db: psycopg.Connection[Any]) -> World:
     assert provider is not None and model is not None
     key = client.put(f"/api/users/me/api-keys/{provider[0]}", json={"apiKey": "sk-fuzz-0123456789"}, headers=headers)
     assert key.status_code == 200, key.text
+    # Another sign-in of the owner's, to end (ending the one the requests use would stop them).
+    access_token(db, owner.id, owner.email, owner.role)
+    other_session = db.execute(
+        "SELECT id FROM sessions WHERE user_id = %s ORDER BY created_at DESC, id LIMIT 1", (owner.id,)
+    ).fetchone()
+    assert other_session is not None
     ids = {
         "organization": str(organization),
+        "session": str(other_session[0]),
         "member": str(member),
         "user": str(colleague.id),
         "project": project["id"],

@@ -89,10 +89,18 @@ def test_supplied_correlation_id_is_echoed(client: TestClient) -> None:
 
 
 def test_spa_and_client_routes_are_served_at_root(client: TestClient) -> None:
-    for path in ("/", "/projects/123"):
+    for path in ("/", "/projects/123", "/organization"):
         response = client.get(path)
         assert response.status_code == 200
         assert "<title>MoreMinimore</title>" in response.text
+        assert response.headers["cache-control"] == "no-cache"  # a new release shows on reload
+
+
+def test_a_missing_file_is_a_404_not_the_spa(client: TestClient) -> None:
+    for path in ("/assets/index-missing.js", "/logo.png", "/projects/123/app.css"):
+        response = client.get(path)
+        assert response.status_code == 404
+        assert "<title>" not in response.text
 
 
 # --- the app factory's error handling, on a small app of its own -----------------------------

@@ -30,7 +30,7 @@ def snapshot(client: TestClient, owner: Account, project: dict[str, Any], db: ps
     return body, files, versions
 
 
-@pytest.mark.parametrize("field", ["name", "autoApprove", "environmentVariables"])
+@pytest.mark.parametrize("field", ["name", "slug", "autoApprove", "environmentVariables"])
 def test_patching_a_required_field_with_null_is_422_and_changes_nothing(
     client: TestClient, owner: Account, org: Any, db: psycopg.Connection[Any], field: str
 ) -> None:
@@ -62,6 +62,7 @@ UNSTORABLE = ["a\x00b", "a\ud800b", "\udfff"]
     "body",
     [
         {"name": "{}"},
+        {"slug": "{}"},
         {"description": "{}"},
         {"installCommand": "{}"},
         {"buildCommand": "{}"},
@@ -69,7 +70,7 @@ UNSTORABLE = ["a\x00b", "a\ud800b", "\udfff"]
         {"environmentVariables": {"API_{}": "x"}},
         {"environmentVariables": {"API_TOKEN": "{}"}},
     ],
-    ids=["name", "description", "install", "build", "start", "variable-name", "variable-value"],
+    ids=["name", "slug", "description", "install", "build", "start", "variable-name", "variable-value"],
 )
 def test_unstorable_text_in_project_settings_is_422_and_changes_nothing(
     client: TestClient, owner: Account, org: Any, db: psycopg.Connection[Any], body: dict[str, Any], text: str

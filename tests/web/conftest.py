@@ -18,6 +18,7 @@ import uvicorn
 
 from devstack.stack import BUILT_SPA, LocalStack
 from devstack.template import REPO_ROOT
+from tests.conftest import start_test_stack
 
 SCREENSHOTS = REPO_ROOT / "frontend" / "test-results" / "screenshots"
 AXE = REPO_ROOT / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
@@ -36,19 +37,34 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def web(stack: LocalStack) -> Iterator[str]:
+def web_listener() -> Iterator[socket.socket]:
+    # A free port, bound and listening before the stack starts (its APP_URL names the port) and
+    # before the server thread runs: the browser's first connection waits in the backlog instead
+    # of the test waiting for the server, and a `make dev` on :8000 is left alone.
+    listener = socket.create_server(("127.0.0.1", 0))
+    yield listener
+    listener.close()
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory, web_listener: socket.socket) -> Iterator[LocalStack]:
+    # A database of their own: against DATABASE_URL the API tests run at the same time.
+    local = start_test_stack(tmp_path_factory, port=web_listener.getsockname()[1], database_name="mm_web_test")
+    yield local
+    local.stop()
+
+
+@pytest.fixture(scope="session")
+def web(stack: LocalStack, web_listener: socket.socket) -> Iterator[str]:
     if not (BUILT_SPA / "index.html").exists():
         raise RuntimeError("frontend/dist is missing: build the web app first (`make web`)")
-    # The socket is bound and listening before the server thread starts: the browser's first
-    # connection waits in the backlog instead of the test waiting for the server.
-    listener = socket.create_server(("127.0.0.1", stack.config.port))
+    listener = web_listener
     server = uvicorn.Server(uvicorn.Config(stack.asgi_app(), log_level="warning", server_header=False))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     yield stack.config.url
     server.should_exit = True
     thread.join(timeout=10)
-    listener.close()
 
 
 @pytest.fixture(scope="session")

@@ -181,6 +181,13 @@ def test_build_by_chatting_approve_see_the_version_and_undo(
     tree.get_by_role("button", name="about.html").click()
     expect(page.get_by_test_id("open-file")).to_have_text("about.html")
     expect(page.locator(".monaco-editor").first).to_contain_text("About us")
+    assert_accessible(page, "workspace (code)")
+    screenshot(page, "workspace-code")
+
+    page.get_by_role("link", name="Settings").click()
+    expect(page.get_by_label("Slug")).to_have_value(re.compile("bakery-site"))
+    assert_accessible(page, "project settings")
+    screenshot(page, "project-settings")
 
     page.get_by_role("link", name="Versions").click()
     versions = page.get_by_role("list", name="Versions")
@@ -193,7 +200,7 @@ def test_build_by_chatting_approve_see_the_version_and_undo(
 
     page.get_by_role("link", name="Code").click()
     page.get_by_role("button", name="Undo last change").click()
-    expect(page.get_by_text("Undone")).to_be_visible()
+    expect(page.get_by_text("Undone", exact=True)).to_be_visible()
     expect(page.get_by_role("tree", name="Files").get_by_role("button", name="about.html")).to_have_count(0)
 
 
@@ -223,7 +230,7 @@ def test_a_stale_save_in_a_second_tab_gets_the_conflict_dialog(
 
     type_into_editor(first, "edited in the first tab\n")
     first.get_by_role("button", name="Save", exact=True).click()
-    expect(first.get_by_text("Saved")).to_be_visible()
+    expect(first.get_by_text("Saved", exact=True)).to_be_visible()
 
     type_into_editor(second, "edited in the second tab\n")
     second.get_by_role("button", name="Save", exact=True).click()
@@ -232,7 +239,7 @@ def test_a_stale_save_in_a_second_tab_gets_the_conflict_dialog(
     expect(dialog.get_by_test_id("conflict-diff")).to_contain_text("edited in the first tab")
     screenshot(second, "conflict")
     dialog.get_by_role("button", name="Overwrite with mine").click()
-    expect(second.get_by_text("Saved")).to_be_visible()
+    expect(second.get_by_text("Saved", exact=True)).to_be_visible()
     saved = httpx.get(f"{web}/api/projects/{project['id']}/files/README.md", headers=owner.headers).json()
     assert "edited in the second tab" in saved["content"]
     assert "edited in the first tab" not in saved["content"]
@@ -284,10 +291,69 @@ def test_an_invited_viewer_joins_and_cannot_approve(
     viewer.get_by_role("button", name="Sign in").click()
     viewer.get_by_role("button", name="Accept invitation").click()
     expect(viewer.get_by_role("button", name=re.compile("Organization: Acme"))).to_be_visible()
-    viewer.get_by_role("link", name=re.compile("Shop")).click()
+    viewer.get_by_role("list", name="Projects").get_by_role("link", name=re.compile("Shop")).click()
     expect(viewer.get_by_text("Read only")).to_be_visible()
     proposal = viewer.get_by_test_id("proposal")
     expect(proposal).to_contain_text("Waiting for approval")
     expect(proposal.get_by_role("button", name="Approve")).to_have_count(0)
     expect(viewer.get_by_label("Message")).to_have_count(0)
     viewer_context.close()
+
+
+def test_search_finds_a_project_beyond_the_first_page(page: Page, db: psycopg.Connection[Any], web: str) -> None:
+    owner = make_user(db)
+    org = make_organization(db, owner, "Acme")
+    # 30 projects: more than the dashboard's first page of 24, the oldest one the one searched.
+    for name in ["Lighthouse tracker"] + [f"Shop {i}" for i in range(29)]:
+        httpx.post(
+            f"{web}/api/projects",
+            json={"organizationId": str(org), "name": name, "template": "blank"},
+            headers=owner.headers,
+        ).raise_for_status()
+    sign_in(page, owner.email)
+    grid = page.get_by_role("list", name="Projects")
+    expect(grid.get_by_role("link", name=re.compile("Shop 28"))).to_be_visible()
+    expect(grid.get_by_role("link", name=re.compile("Lighthouse"))).to_have_count(0)
+    expect(page.get_by_role("complementary", name="Recent activity")).to_contain_text("created a project")
+    assert_accessible(page, "dashboard")
+    screenshot(page, "dashboard")
+
+    page.get_by_label("Search projects").fill("lighthouse")
+    expect(grid.get_by_role("link", name=re.compile("Lighthouse tracker"))).to_be_visible()
+    expect(grid.get_by_role("link")).to_have_count(1)
+    page.get_by_label("Search projects").fill("nothing like this")
+    expect(page.get_by_text("No project matches your search")).to_be_visible()
+
+
+def test_signing_out_another_device_ends_its_session(
+    browser: Any, page: Page, db: psycopg.Connection[Any], web: str
+) -> None:
+    person = make_user(db, full_name="Sam Sessions")
+    make_organization(db, person, "Acme")
+    laptop = browser.new_context(base_url=web, viewport={"width": 1280, "height": 800})
+    other = laptop.new_page()
+    sign_in(other, person.email)
+    sign_in(page, person.email)
+
+    page.goto("/account")
+    sessions = page.get_by_role("list", name="Sessions")
+    # The fixture's own API session, the laptop and this browser.
+    this_device = sessions.get_by_role("listitem").filter(has_text="This device")
+    expect(this_device).to_have_count(1)
+    expect(this_device.get_by_role("button", name="Sign out")).to_have_count(0)
+    others = sessions.get_by_role("listitem").filter(has_not_text="This device")
+    expect(others).to_have_count(2)
+    assert_accessible(page, "account sessions")
+    for remaining in (1, 0):
+        others.first.get_by_role("button", name="Sign out").click()
+        expect(others).to_have_count(remaining)
+
+    # The laptop's next request is refused and its refresh cookie no longer works.
+    other.reload()
+    expect(other.get_by_role("heading", name="Sign in")).to_be_visible()
+    laptop.close()
+
+    page.get_by_role("button", name="Sign out everywhere").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto("/account")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

@@ -10,6 +10,7 @@ interface AuthApi {
   user: SessionUser | null;
   signIn: (email: string, password: string, rememberMe: boolean) => Promise<void>;
   signOut: () => Promise<void>;
+  signOutEverywhere: () => Promise<void>;
 }
 
 const AuthContext = createContext<AuthApi | null>(null);
@@ -38,9 +39,19 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     }
   }, [queryClient]);
 
+  // Every session of the account ends, this one included (a stolen password or a lost laptop).
+  const signOutEverywhere = useCallback(async () => {
+    try {
+      await api.POST("/api/auth/logout-all");
+    } finally {
+      setSession(null, null);
+      queryClient.clear();
+    }
+  }, [queryClient]);
+
   const value = useMemo<AuthApi>(
-    () => ({ status: !restored ? "restoring" : user ? "signed-in" : "signed-out", user, signIn, signOut }),
-    [restored, user, signIn, signOut],
+    () => ({ status: !restored ? "restoring" : user ? "signed-in" : "signed-out", user, signIn, signOut, signOutEverywhere }),
+    [restored, user, signIn, signOut, signOutEverywhere],
   );
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }

@@ -171,12 +171,74 @@ function ApiKeys() {
   );
 }
 
+function describeDevice(userAgent: string | null | undefined): string {
+  if (!userAgent) return "Unknown device";
+  const browser = /Edg\//.test(userAgent) ? "Edge" : /Firefox\//.test(userAgent) ? "Firefox" : /Chrom(e|ium)\//.test(userAgent) ? "Chrome" : /Safari\//.test(userAgent) ? "Safari" : "A browser";
+  const system = /Windows/.test(userAgent) ? "Windows" : /Mac OS X/.test(userAgent) ? "macOS" : /Android/.test(userAgent) ? "Android" : /iPhone|iPad/.test(userAgent) ? "iOS" : /Linux/.test(userAgent) ? "Linux" : null;
+  return system ? `${browser} on ${system}` : browser;
+}
+
+function Sessions() {
+  const { signOutEverywhere } = useAuth();
+  const queryClient = useQueryClient();
+  const toast = useToast();
+  const sessions = useQuery({ queryKey: ["sessions"], queryFn: () => unwrap(api.GET("/api/users/me/sessions")), select: (page) => page.items });
+  const revoke = useMutation({
+    mutationFn: (id: string) => unwrap(api.DELETE("/api/users/me/sessions/{id}", { params: { path: { id } } })),
+    onSuccess: () => {
+      toast.success("Signed out", "That device must sign in again.");
+      void queryClient.invalidateQueries({ queryKey: ["sessions"] });
+    },
+    onError: (error) => toast.error(errorText(error)),
+  });
+  return (
+    <Section
+      title="Sessions"
+      description="Where you are signed in. Sign out a device you no longer use, or everywhere if you think someone else has your password."
+      actions={
+        <Button variant="danger" size="sm" onClick={() => void signOutEverywhere()}>
+          Sign out everywhere
+        </Button>
+      }
+    >
+      {sessions.isLoading ? (
+        <Skeleton className="h-16 w-full" />
+      ) : sessions.error ? (
+        <FormError message={errorText(sessions.error)} />
+      ) : (
+        <ul className="divide-y divide-border" aria-label="Sessions">
+          {(sessions.data ?? []).map((session) => (
+            <li key={session.id} className="flex flex-wrap items-center gap-3 py-3">
+              <div className="mr-auto min-w-0">
+                <p className="text-sm font-medium">
+                  {describeDevice(session.userAgent)}
+                  {session.current && <span className="ml-2 rounded-full bg-muted px-2 py-0.5 text-xs text-muted-foreground">This device</span>}
+                </p>
+                <p className="text-xs text-muted-foreground">
+                  {session.ipAddress ?? "Unknown address"} · signed in {relativeTime(session.createdAt)}
+                  {session.lastUsedAt ? ` · last active ${relativeTime(session.lastUsedAt)}` : ""}
+                </p>
+              </div>
+              {!session.current && (
+                <Button variant="secondary" size="sm" busy={revoke.isPending && revoke.variables === session.id} onClick={() => revoke.mutate(session.id)}>
+                  Sign out
+                </Button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+    </Section>
+  );
+}
+
 export function AccountPage() {
   return (
     <Page title="Account">
       <Profile />
       <ChangePassword />
       <ApiKeys />
+      <Sessions />
     </Page>
   );
 }

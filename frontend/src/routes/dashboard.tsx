@@ -1,5 +1,5 @@
 import { zodResolver } from "@hookform/resolvers/zod";
-import { useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
+import { keepPreviousData, useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useRef, useState } from "react";
 import { useForm } from "react-hook-form";
 import { Link, useNavigate } from "react-router";
@@ -13,6 +13,7 @@ import { Skeleton } from "@/components/ui/spinner";
 import { useToast } from "@/components/ui/toast";
 import { cn } from "@/lib/cn";
 import { useCurrentOrganization, type Organization } from "@/lib/organization";
+import { useDebounced } from "@/lib/debounce";
 import { relativeTime } from "@/lib/time";
 
 type Project = components["schemas"]["Project"];
@@ -105,20 +106,86 @@ function ProjectCard({ project }: { project: Project }) {
   );
 }
 
+// What happened lately: the organization's audit trail for those who may read it (its owners,
+// as the permission table says), otherwise the projects changed most recently.
+const ACTIVITY_LABELS: Record<string, string> = {
+  "project.create": "created a project",
+  "project.update": "changed a project's settings",
+  "project.delete": "deleted a project",
+  "version.restore": "restored a version",
+  "member.invite": "invited someone",
+  "member.update": "changed a member's role",
+  "member.remove": "removed a member",
+  "invitation.revoke": "revoked an invitation",
+  "member.add": "someone joined",
+  "member.leave": "someone left",
+  "chat.delete": "deleted a chat",
+  "organization.update": "renamed the organization",
+};
+
+function RecentActivity({ organization, projects }: { organization: Organization; projects: Project[] }) {
+  const canAudit = organization.role === "owner";
+  const audit = useQuery({
+    queryKey: ["audit", organization.id, "recent"],
+    enabled: canAudit,
+    queryFn: () => unwrap(api.GET("/api/organizations/{id}/audit-logs", { params: { path: { id: organization.id }, query: { limit: 8 } } })),
+    select: (page) => page.items,
+  });
+  const recent = [...projects].sort((a, b) => b.updatedAt.localeCompare(a.updatedAt)).slice(0, 5);
+  return (
+    <aside aria-labelledby="activity-heading" className="self-start rounded-lg border border-border bg-surface p-4">
+      <h2 id="activity-heading" className="text-sm font-medium">
+        Recent activity
+      </h2>
+      {canAudit ? (
+        audit.isLoading ? (
+          <Skeleton className="mt-3 h-24 w-full" />
+        ) : (
+          <ul className="mt-3 space-y-2 text-sm">
+            {(audit.data ?? []).map((entry) => (
+              <li key={entry.id} className="flex justify-between gap-2">
+                <span className="truncate">{ACTIVITY_LABELS[entry.action] ?? entry.action}</span>
+                <span className="shrink-0 text-xs text-muted-foreground">{relativeTime(entry.createdAt)}</span>
+              </li>
+            ))}
+            {audit.data?.length === 0 && <li className="text-muted-foreground">Nothing yet.</li>}
+          </ul>
+        )
+      ) : (
+        <ul className="mt-3 space-y-2 text-sm">
+          {recent.map((project) => (
+            <li key={project.id} className="flex justify-between gap-2">
+              <Link to={`/projects/${project.id}`} className="truncate hover:underline">
+                {project.name}
+              </Link>
+              <span className="shrink-0 text-xs text-muted-foreground">{relativeTime(project.updatedAt)}</span>
+            </li>
+          ))}
+        </ul>
+      )}
+    </aside>
+  );
+}
+
 export function DashboardPage() {
   const { organization, isLoading } = useCurrentOrganization();
   const [search, setSearch] = useState("");
+  // The server searches every project, not only the pages loaded so far; typing waits a moment.
+  const query = useDebounced(search.trim(), 250);
   const [creating, setCreating] = useState(false);
   const toast = useToast();
   const canCreate = organization?.role === "owner" || organization?.role === "admin";
   const projects = useInfiniteQuery({
-    queryKey: ["projects", organization?.id],
+    queryKey: ["projects", organization?.id, query],
     enabled: Boolean(organization),
     initialPageParam: null as string | null,
+    placeholderData: keepPreviousData,
     queryFn: ({ pageParam }) =>
       unwrap(
         api.GET("/api/projects", {
-          params: { query: { organizationId: organization?.id, limit: 24, ...(pageParam ? { cursor: pageParam } : {}) } },
+          params: {
+            query: { organizationId: organization?.id, limit: 24, ...(query ? { q: query } : {}), ...(pageParam ? { cursor: pageParam } : {}) },
+          },
         }),
       ),
     getNextPageParam: (page) => page.nextCursor ?? null,
@@ -139,11 +206,7 @@ export function DashboardPage() {
     return () => observer.disconnect();
   }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
 
-  const items = useMemo(() => {
-    const all = projects.data?.pages.flatMap((page) => page.items) ?? [];
-    const needle = search.trim().toLowerCase();
-    return needle ? all.filter((p) => `${p.name} ${p.description ?? ""}`.toLowerCase().includes(needle)) : all;
-  }, [projects.data, search]);
+  const items = useMemo(() => projects.data?.pages.flatMap((page) => page.items) ?? [], [projects.data]);
 
   if (isLoading) return <div className="p-6"><Skeleton className="h-8 w-48" /></div>;
   if (!organization) {
@@ -189,14 +252,19 @@ export function DashboardPage() {
           )}
         </div>
       ) : (
-        <ul className={cn("mt-6 grid gap-4 sm:grid-cols-2 lg:grid-cols-3")}>
-          {items.map((project) => (
-            <ProjectCard key={project.id} project={project} />
-          ))}
-        </ul>
+        <div className="mt-6 grid gap-6 lg:grid-cols-[1fr_18rem]">
+          <div>
+            <ul className={cn("grid gap-4 sm:grid-cols-2 xl:grid-cols-3", projects.isPlaceholderData && "opacity-60")} aria-label="Projects">
+              {items.map((project) => (
+                <ProjectCard key={project.id} project={project} />
+              ))}
+            </ul>
+            <div ref={sentinel} className="h-8" aria-hidden="true" />
+            {isFetchingNextPage && <Skeleton className="h-8 w-full" />}
+          </div>
+          <RecentActivity organization={organization} projects={items} />
+        </div>
       )}
-      <div ref={sentinel} className="h-8" aria-hidden="true" />
-      {isFetchingNextPage && <Skeleton className="h-8 w-full" />}
       <CreateProjectDialog organization={organization} open={creating} onOpenChange={setCreating} />
     </div>
   );

@@ -222,15 +222,19 @@ function MemberRow({ organization, member, canManage }: { organization: Organiza
   );
 }
 
-function Members({ organization, canManage, canInvite }: { organization: Organization; canManage: boolean; canInvite: boolean }) {
-  const [inviting, setInviting] = useState(false);
-  const members = useInfiniteQuery({
+function useMembers(organization: Organization) {
+  return useInfiniteQuery({
     queryKey: ["members", organization.id],
     initialPageParam: null as string | null,
     queryFn: ({ pageParam }) =>
       unwrap(api.GET("/api/organizations/{id}/members", { params: { path: { id: organization.id }, query: { limit: 100, ...(pageParam ? { cursor: pageParam } : {}) } } })),
     getNextPageParam: (page) => page.nextCursor ?? null,
   });
+}
+
+function Members({ organization, canManage, canInvite }: { organization: Organization; canManage: boolean; canInvite: boolean }) {
+  const [inviting, setInviting] = useState(false);
+  const members = useMembers(organization);
   const items = members.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <Section
@@ -326,6 +330,8 @@ function AuditLog({ organization }: { organization: Organization }) {
     getNextPageParam: (page) => page.nextCursor ?? null,
   });
   const items = log.data?.pages.flatMap((p) => p.items) ?? [];
+  const members = useMembers(organization);
+  const names = new Map((members.data?.pages.flatMap((p) => p.items) ?? []).map((m) => [m.userId, m.fullName || m.email]));
   return (
     <Section title="Audit log" description="Who did what in this organization, newest first.">
       <div className="mb-4 grid gap-3 sm:grid-cols-2">
@@ -342,6 +348,7 @@ function AuditLog({ organization }: { organization: Organization }) {
             <thead className="text-muted-foreground">
               <tr>
                 <th className="py-2 pr-4 font-medium">When</th>
+                <th className="py-2 pr-4 font-medium">Who</th>
                 <th className="py-2 pr-4 font-medium">Action</th>
                 <th className="py-2 pr-4 font-medium">Resource</th>
                 <th className="py-2 font-medium">From</th>
@@ -351,6 +358,7 @@ function AuditLog({ organization }: { organization: Organization }) {
               {items.map((entry) => (
                 <tr key={entry.id}>
                   <td className="py-2 pr-4 whitespace-nowrap">{dateTime(entry.createdAt)}</td>
+                  <td className="py-2 pr-4">{entry.userId ? (names.get(entry.userId) ?? "A former member") : "The platform"}</td>
                   <td className="py-2 pr-4 font-mono text-xs">{entry.action}</td>
                   <td className="py-2 pr-4">{entry.resourceType ?? "—"}</td>
                   <td className="py-2">{entry.ipAddress ?? "—"}</td>
@@ -404,6 +412,49 @@ function DeleteOrganization({ organization }: { organization: Organization }) {
   );
 }
 
+function LeaveOrganization({ organization }: { organization: Organization }) {
+  const [open, setOpen] = useState(false);
+  const queryClient = useQueryClient();
+  const navigate = useNavigate();
+  const toast = useToast();
+  const leave = useMutation({
+    mutationFn: () => unwrap(api.POST("/api/organizations/{id}/leave", { params: { path: { id: organization.id } } })),
+    onSuccess: () => {
+      toast.success(`You left ${organization.name}`);
+      setOpen(false);
+      void queryClient.invalidateQueries({ queryKey: ["organizations"] });
+      navigate("/");
+    },
+  });
+  return (
+    <Section
+      title="Leave organization"
+      description={
+        organization.role === "owner"
+          ? "An organization keeps at least one owner: make someone else an owner before you leave."
+          : "You lose access to its projects until someone invites you again."
+      }
+    >
+      <Button variant="secondary" onClick={() => setOpen(true)}>
+        Leave {organization.name}
+      </Button>
+      <Dialog open={open} onOpenChange={setOpen} title={`Leave ${organization.name}?`} description="Your chats and versions stay with the organization.">
+        <div className="space-y-4">
+          <FormError message={leave.error ? errorText(leave.error) : null} />
+          <div className="flex justify-end gap-2">
+            <Button variant="secondary" onClick={() => setOpen(false)}>
+              Stay
+            </Button>
+            <Button variant="danger" busy={leave.isPending} onClick={() => leave.mutate()}>
+              Leave
+            </Button>
+          </div>
+        </div>
+      </Dialog>
+    </Section>
+  );
+}
+
 export function OrganizationPage() {
   const { organization, isLoading } = useCurrentOrganization();
   if (isLoading) return <div className="p-6"><Skeleton className="h-40 w-full" /></div>;
@@ -422,6 +473,7 @@ export function OrganizationPage() {
       <Members organization={organization} canManage={manages} canInvite={manages} />
       {manages && <Invitations organization={organization} />}
       {isOwner && <AuditLog organization={organization} />}
+      <LeaveOrganization organization={organization} />
       {isOwner && <DeleteOrganization organization={organization} />}
     </Page>
   );

@@ -136,3 +136,20 @@ class UserPage(ApiModel):
 
 class Accepted(ApiModel):
     message: str
+
+
+class ActiveSession(ApiModel):
+    """One live sign-in: a browser or device holding a refresh token."""
+
+    id: uuid.UUID = Field(description="The sign-in's current session (DELETE /api/users/me/sessions/{id} ends it).")
+    created_at: UtcDatetime = Field(description="When this sign-in began.")
+    last_used_at: UtcDatetime = Field(description="When it last refreshed its tokens (else when it began).")
+    expires_at: UtcDatetime = Field(description="When it ends unless refreshed again.")
+    user_agent: str | None = Field(description="The browser or client of its latest sign-in or refresh.")
+    ip_address: str | None = Field(description="The network address of its latest sign-in or refresh.")
+    current: bool = Field(description="Whether this is the sign-in of the access token making the request.")
+
+
+class ActiveSessionList(ApiModel):
+    items: list[ActiveSession]
+    next_cursor: str | None = None

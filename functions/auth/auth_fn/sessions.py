@@ -2,6 +2,10 @@
 
 A login starts a family. Each refresh replaces the session with a new one of the same family.
 Presenting a token that was already replaced means it was copied: the whole family is revoked.
+
+A family is one sign-in (one browser or device); it is live while its newest session is neither
+revoked nor expired, and access tokens live only as long as their family does. This module is
+the one writer of the ``sessions`` table (the maintenance job only purges old rows).
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, LiteralString
 
 from psycopg.types.json import Jsonb
 
@@ -79,18 +83,34 @@ def rotate(conn: Connection, session: dict[str, Any], meta: RequestMeta) -> Issu
     return issued
 
 
+def _revoke(conn: Connection, condition: LiteralString, params: tuple[Any, ...]) -> int:
+    """Revoke the sessions ``condition`` selects, and keep at it until none is left unrevoked;
+    how many were revoked.
+
+    A refresh running meanwhile holds the row it rotates and inserts the family's next session.
+    The UPDATE waits for it, then skips the row it replaced, and cannot see the new one (it was
+    not committed when the statement began); the next look, with a fresh snapshot, finds it.
+    """
+    revoked = 0
+    while True:
+        revoked += conn.execute(
+            "UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL AND " + condition, params
+        ).rowcount
+        left = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM sessions WHERE revoked_at IS NULL AND " + condition + ") AS left", params
+        ).fetchone()
+        if left is None or not left["left"]:
+            return revoked
+
+
 def revoke_family(conn: Connection, family_id: uuid.UUID) -> int:
     """End one sign-in: every session of the family, so its access tokens stop as well."""
-    return conn.execute(
-        "UPDATE sessions SET revoked_at = now() WHERE family_id = %s AND revoked_at IS NULL", (family_id,)
-    ).rowcount
+    return _revoke(conn, "family_id = %s", (family_id,))
 
 
 def revoke_all(conn: Connection, user_id: uuid.UUID) -> int:
     """End every sign-in of the user ("sign out everywhere"): their access tokens stop too."""
-    return conn.execute(
-        "UPDATE sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL", (user_id,)
-    ).rowcount
+    return _revoke(conn, "user_id = %s", (user_id,))
 
 
 def revoke_other_families(conn: Connection, user_id: uuid.UUID, *, keep_session: uuid.UUID) -> int:
@@ -100,11 +120,65 @@ def revoke_other_families(conn: Connection, user_id: uuid.UUID, *, keep_session:
     with, which a later refresh may already have rotated; the family's current row is what a
     refresh (and the token's liveness) depends on.
     """
-    return conn.execute(
-        """
-        UPDATE sessions SET revoked_at = now()
-        WHERE user_id = %s AND revoked_at IS NULL
-          AND family_id IS DISTINCT FROM (SELECT family_id FROM sessions WHERE id = %s AND user_id = %s)
-        """,
+    return _revoke(
+        conn,
+        "user_id = %s AND family_id IS DISTINCT FROM (SELECT family_id FROM sessions WHERE id = %s AND user_id = %s)",
         (user_id, keep_session, user_id),
-    ).rowcount
+    )
+
+
+def live_families(conn: Connection, user_id: uuid.UUID, *, current_session: uuid.UUID | None) -> list[dict[str, Any]]:
+    """The user's live sign-ins, one row per family, most recently used first.
+
+    Each row is the family's newest live session (``id``: what :func:`revoke_live_family` takes;
+    its ``expires_at``, and the ``user_agent`` and ``ip_address`` of the request that made it,
+    i.e. the latest sign-in or refresh), with ``created_at`` when the sign-in began,
+    ``last_used_at`` when its refresh token was last used (else when it began) and ``current``:
+    whether ``current_session`` (the caller's access token's session) belongs to the family.
+    """
+    rows = conn.execute(
+        """
+        WITH live AS (
+            SELECT DISTINCT ON (family_id) id, family_id, expires_at, user_agent, ip_address
+            FROM sessions
+            WHERE user_id = %(user_id)s AND revoked_at IS NULL AND expires_at > now()
+            ORDER BY family_id, created_at DESC, id DESC
+        )
+        SELECT live.id, live.expires_at, live.user_agent, host(live.ip_address) AS ip_address,
+               family.began_at AS created_at,
+               COALESCE(family.refreshed_at, family.began_at) AS last_used_at,
+               COALESCE(live.family_id = (
+                   SELECT family_id FROM sessions WHERE id = %(current)s AND user_id = %(user_id)s
+               ), FALSE) AS current
+        FROM live
+        CROSS JOIN LATERAL (
+            SELECT min(created_at) AS began_at, max(last_used_at) AS refreshed_at
+            FROM sessions WHERE family_id = live.family_id AND user_id = %(user_id)s
+        ) family
+        ORDER BY last_used_at DESC, live.id
+        """,
+        {"user_id": user_id, "current": current_session},
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def revoke_live_family(conn: Connection, user_id: uuid.UUID, session_id: uuid.UUID) -> uuid.UUID | None:
+    """End the sign-in ``session_id`` belongs to, if it is the user's and still live (any session
+    of the family names it: a refresh may have rotated the one a list showed). The family's id,
+    or None when there was no such live sign-in (nothing changes then)."""
+    row = conn.execute(
+        """
+        SELECT s.family_id FROM sessions s
+        WHERE s.id = %s AND s.user_id = %s
+          AND EXISTS (
+              SELECT 1 FROM sessions live
+              WHERE live.family_id = s.family_id AND live.revoked_at IS NULL AND live.expires_at > now()
+          )
+        """,
+        (session_id, user_id),
+    ).fetchone()
+    if row is None:
+        return None
+    family_id: uuid.UUID = row["family_id"]
+    revoke_family(conn, family_id)
+    return family_id

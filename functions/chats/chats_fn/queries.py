@@ -27,15 +27,23 @@ Page = tuple[list[dict[str, Any]], str | None]
 
 CHATS_BY_ACTIVITY = Keyset(column="c.updated_at", id_column="c.id", descending=True)
 MESSAGES_OLDEST_FIRST = Keyset(column="created_at", id_column="id", descending=False)
+# The chat's (c) generation job still queued or running, if any: what a reloaded page resumes
+# streaming from. At most one (uq_generation_jobs_one_active); newest first all the same.
+ACTIVE_JOB_ID = """
+    (SELECT j.id FROM generation_jobs j WHERE j.chat_id = c.id AND j.status IN ('queued', 'running')
+     ORDER BY j.created_at DESC, j.id DESC LIMIT 1) AS active_job_id
+"""
 
 
 def chat_in_organization(
     conn: Connection, chat_id: uuid.UUID, organization_id: uuid.UUID, *, lock: bool = False
 ) -> dict[str, Any] | None:
-    """The chat, if it belongs to a live project of the organization (optionally row-locked)."""
+    """The chat, if it belongs to a live project of the organization (optionally row-locked), with
+    its ``active_job_id``."""
     row = conn.execute(
         f"""
-        SELECT {_qualified(CHAT_COLUMNS, "c")} FROM chats c JOIN projects p ON p.id = c.project_id
+        SELECT {_qualified(CHAT_COLUMNS, "c")}, {ACTIVE_JOB_ID}
+        FROM chats c JOIN projects p ON p.id = c.project_id
         WHERE c.id = %s AND p.organization_id = %s AND p.deleted_at IS NULL
         {"FOR NO KEY UPDATE OF c" if lock else ""}
         """,
@@ -55,10 +63,10 @@ def live_project_id(conn: Connection, project_id: uuid.UUID, organization_id: uu
 def chats_page(
     conn: Connection, project_id: uuid.UUID, organization_id: uuid.UUID, *, limit: int, cursor: str | None
 ) -> Page:
-    """A live project's chats, most recently active first."""
+    """A live project's chats, most recently active first, each with its ``active_job_id``."""
     return fetch_page(
         conn,
-        f"SELECT {_qualified(CHAT_COLUMNS, 'c')} FROM chats c JOIN projects p ON p.id = c.project_id",
+        f"SELECT {_qualified(CHAT_COLUMNS, 'c')}, {ACTIVE_JOB_ID} FROM chats c JOIN projects p ON p.id = c.project_id",
         ["c.project_id = %s", "p.organization_id = %s", "p.deleted_at IS NULL"],
         [project_id, organization_id],
         CHATS_BY_ACTIVITY,

@@ -59,6 +59,9 @@ class Chat(ApiModel):
     created_by: uuid.UUID | None
     created_at: UtcDatetime
     updated_at: UtcDatetime
+    active_job_id: uuid.UUID | None = Field(
+        description="The job still queued or running in this chat (follow it with GET /api/jobs/{id}), else null."
+    )
 
 
 class ChatEnvelope(ApiModel):

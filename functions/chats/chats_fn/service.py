@@ -65,7 +65,7 @@ def create_chat(conn: Connection, caller: Caller, project_id: str, title: str | 
         raise NotFound(PROJECT_NOT_FOUND)
     chat = messages.create_chat(conn, project_id=live, title=title, created_by=caller.user_id)
     count(SERVICE, "ChatCreated")
-    return chat
+    return {**chat, "active_job_id": None}  # nothing asked yet
 
 
 @traced(SERVICE)
@@ -78,6 +78,7 @@ def list_chats(conn: Connection, caller: Caller, project_id: str, *, limit: int,
 
 @traced(SERVICE)
 def get_chat(conn: Connection, caller: Caller, chat_id: str) -> dict[str, Any]:
+    """The chat, with the generation job still answering in it (``active_job_id``), if any."""
     return _chat(conn, caller, chat_id)
 
 
@@ -89,7 +90,7 @@ def rename_chat(conn: Connection, caller: Caller, chat_id: str, title: str) -> d
         return before
     chat = messages.rename_chat(conn, before["id"], title)
     count(SERVICE, "ChatRenamed")
-    return chat
+    return {**chat, "active_job_id": before["active_job_id"]}
 
 
 @traced(SERVICE)

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from mm_common.ai.generation import run_job
 from mm_common.config import require_settings
-from mm_common.observability import count, for_service
+from mm_common.observability import count, for_service, traced_handler
 
 # An auto-approved answer writes files and snapshots a version: without the bucket, fail the cold start.
 REQUIRED_SETTINGS = ("snapshots_bucket",)
@@ -38,7 +38,7 @@ def handle_record(record: SQSRecord, lambda_context: Any) -> None:
 
 
 @obs.logger.inject_lambda_context(clear_state=True)
-@obs.tracer.capture_lambda_handler(capture_response=False)
+@traced_handler(obs.service)
 @obs.metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from maintenance_fn.service import run_cleanup
-from mm_common.observability import for_service
+from mm_common.observability import for_service, traced_handler
 
 obs = for_service("maintenance")
 
 
 @obs.logger.inject_lambda_context(clear_state=True)
-@obs.tracer.capture_lambda_handler(capture_response=False)
+@traced_handler(obs.service)
 @obs.metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     deleted = run_cleanup()

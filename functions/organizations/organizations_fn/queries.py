@@ -107,6 +107,12 @@ def load_member(conn: Connection, organization_id: uuid.UUID, member_id: uuid.UU
     ).fetchone()
 
 
+def membership_of_user(conn: Connection, organization_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any] | None:
+    return conn.execute(
+        MEMBER_SELECT + " WHERE m.organization_id = %s AND m.user_id = %s", (organization_id, user_id)
+    ).fetchone()
+
+
 def members_page(conn: Connection, organization_id: uuid.UUID, *, limit: int, cursor: str | None) -> Page:
     return fetch_page(
         conn, MEMBER_SELECT, ["m.organization_id = %s"], [organization_id], MEMBER_ORDER, limit=limit, cursor=cursor

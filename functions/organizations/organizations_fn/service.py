@@ -364,6 +364,41 @@ def remove_member(conn: Connection, caller: Caller, member_id: str) -> None:
     )
 
 
+@traced(SERVICE)
+def leave_organization(conn: Connection, caller: Caller) -> None:
+    """The caller stops being a member. The last owner cannot leave (the organization would have
+    no one to run it): they make someone else an owner first, or delete the organization."""
+    assert caller.user_id is not None
+    organization_id = caller.organization_id
+    organization = _locked_organization(conn, organization_id)
+    # Read again under the organization's lock: the membership may have changed since the check.
+    me = queries.membership_of_user(conn, organization_id, caller.user_id)
+    if me is None:
+        raise NotFound("You are not a member of this organization.")
+    if ends_ownership(me["role"], None) and queries.owner_count(conn, organization_id) <= 1:
+        raise Conflict(
+            "You are the organization's last owner, so you cannot leave it: make someone else an owner first,"
+            " or delete the organization.",
+            code="last_owner",
+        )
+    queries.delete_member(conn, me["id"])
+    _move_owner_id_from(conn, organization, caller.user_id)
+    audit.log(
+        conn,
+        caller,
+        "member.leave",
+        resource_type="organization_member",
+        resource_id=me["id"],
+        details={
+            "memberUserId": str(caller.user_id),
+            "email": me["email"],
+            "role": me["role"],
+            "permissions": member_permissions(me["role"], me["permissions"] or []),
+        },
+    )
+    count(SERVICE, "MemberLeft")
+
+
 def _move_owner_id_from(conn: Connection, organization: dict[str, Any], leaving_user_id: uuid.UUID) -> None:
     """Keep organizations.owner_id on an owner when the user it names stops being one
     (``organization``: the row as locked by this transaction, so owner_id is current)."""

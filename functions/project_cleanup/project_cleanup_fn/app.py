@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from mm_common.config import require_settings
+from mm_common.observability import traced_handler
 from project_cleanup_fn.service import delete_project_objects, obs
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -16,7 +17,7 @@ require_settings("snapshots_bucket")
 
 
 @obs.logger.inject_lambda_context(clear_state=True)
-@obs.tracer.capture_lambda_handler(capture_response=False)
+@traced_handler(obs.service)
 @obs.metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(

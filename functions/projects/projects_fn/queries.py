@@ -81,9 +81,10 @@ def delete_project(conn: Connection, project_id: Any) -> None:
 
 
 def project_page(
-    conn: Connection, *, member_id: Any, organization_id: Any, limit: int, cursor: str | None
+    conn: Connection, *, member_id: Any, organization_id: Any, text: str | None, limit: int, cursor: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Live projects newest first; only those of organizations ``member_id`` belongs to unless None."""
+    """Live projects newest first; only those of organizations ``member_id`` belongs to unless None;
+    ``text`` is looked for in the name and the description, case-insensitively and literally."""
     conditions = ["p.deleted_at IS NULL"]
     params: list[Any] = []
     if member_id is not None:
@@ -95,6 +96,10 @@ def project_page(
     if organization_id is not None:
         conditions.append("p.organization_id = %s")
         params.append(organization_id)
+    if text:
+        pattern = db.contains_pattern(text)
+        conditions.append("(p.name ILIKE %s ESCAPE '\\' OR p.description ILIKE %s ESCAPE '\\')")
+        params += [pattern, pattern]
     return fetch_page(
         conn,
         f"SELECT {_PROJECT_COLUMNS_OF_P} FROM projects p",

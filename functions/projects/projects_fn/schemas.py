@@ -13,7 +13,9 @@ from pydantic import Field, field_validator
 from starlette.responses import Response
 
 from mm_common.models import ApiModel, RequestModel, UtcDatetime
+from mm_common.slugs import slug_problem
 
+MAX_SEARCH_LENGTH = 100
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 MAX_ENV_VALUE = 16 * 1024
 MAX_ENV_VARIABLES = 200
@@ -31,6 +33,13 @@ def _not_null(value: Any) -> Any:
     it). Runs before type validation, so later validators never see None."""
     if value is None:
         raise ValueError("This field cannot be null; leave it out to keep its value.")
+    return value
+
+
+def _slug(value: str) -> str:
+    problem = slug_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -100,6 +109,11 @@ class CreateProjectBody(RequestModel):
 
 class UpdateProjectBody(RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=255)
+    slug: str | None = Field(
+        default=None,
+        max_length=255,
+        description="Unique within the organization: lower-case letters, digits and hyphens (at most 60).",
+    )
     description: str | None = Field(default=None, max_length=5000)
     install_command: str | None = Field(default=None, max_length=1000)
     build_command: str | None = Field(default=None, max_length=1000)
@@ -108,8 +122,9 @@ class UpdateProjectBody(RequestModel):
     # NAME -> value sets or replaces a variable; NAME -> null removes it; others stay.
     environment_variables: dict[str, str | None] | None = None
 
-    _required = field_validator("name", "auto_approve", "environment_variables", mode="before")(_not_null)
+    _required = field_validator("name", "slug", "auto_approve", "environment_variables", mode="before")(_not_null)
     _name = field_validator("name")(_clean_name)
+    _slug = field_validator("slug")(_slug)
     _env = field_validator("environment_variables")(_env_changes)
 
 

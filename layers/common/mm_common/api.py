@@ -11,18 +11,23 @@ the same documented error responses in its OpenAPI operations.
 Bad input: a body that cannot be read as JSON at all (not UTF-8, malformed, or not sent as
 JSON) answers 400 ``invalid_body``; a request whose parameters or JSON fields are wrong, or that
 holds text no handler can use, answers 422 ``validation_failed`` naming each one.
+
+Nothing here imports psycopg (a tenth of a second of every cold start): a database error can only
+exist once :mod:`mm_common.db` has imported it for a query, so the edge recognizes one through
+``sys.modules`` and maps it then.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import traceback
 import uuid
 from collections.abc import Callable
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeGuard
 from urllib.parse import unquote_to_bytes
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -36,6 +41,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mm_common import __version__
 from mm_common.errors import ERROR_SCHEMAS, STATUS_CODES, STATUS_DESCRIPTIONS, ApiError, error_body
 from mm_common.observability import Observability, for_service
+
+if TYPE_CHECKING:
+    import psycopg
 
 CORRELATION_HEADER = "X-Correlation-Id"
 # Every answer of the API is about one caller (some carry tokens or secrets): no cache keeps it
@@ -190,10 +198,17 @@ def error_log_fields(scope: Scope, exc: BaseException) -> dict[str, Any]:
     }
     if causes:
         fields["causes"] = [{"error_type": _qualified_name(c), "stack": _frames(c)} for c in causes]
-    database_error = next((e for e in (exc, *causes) if isinstance(e, psycopg.Error)), None)
+    database_error = next((e for e in (exc, *causes) if _is_database_error(e)), None)
     if database_error is not None:
         fields.update(_database_fields(database_error))
     return fields
+
+
+def _is_database_error(exc: BaseException) -> TypeGuard[psycopg.Error]:
+    """Whether ``exc`` is a psycopg error, without importing psycopg: no such error can exist
+    before a query has imported it."""
+    error_class = getattr(sys.modules.get("psycopg"), "Error", None)
+    return isinstance(error_class, type) and isinstance(exc, error_class)
 
 
 class RequestEdge:
@@ -206,6 +221,10 @@ class RequestEdge:
       handler runs,
     - ``X-Content-Type-Options: nosniff`` and ``Cache-Control: no-store`` (unless the route set one)
       on every answer,
+    - a constraint or value Postgres refused (a psycopg ``IntegrityError`` or ``DataError`` no
+      service turned into its own error) as 409/422 in the error shape, logged as a warning
+      without values (here rather than as an app exception handler, which would need psycopg's
+      classes, and so psycopg, at import);
     - the last-resort 500 in the error shape, logged without values.
     """
 
@@ -246,6 +265,14 @@ class RequestEdge:
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception as exc:
+            refused = None if started else _database_refusal(exc)
+            if refused is not None:
+                status, code, message = refused
+                self.obs.logger.warning(
+                    "the database refused the request", extra={**error_log_fields(scope, exc), "status": status}
+                )
+                await JSONResponse(error_body(code, message), status_code=status)(scope, receive, send_with_headers)
+                return
             self.obs.logger.error("unhandled error", extra=error_log_fields(scope, exc))
             if started:  # the answer is under way: nothing in the error shape can follow
                 raise
@@ -294,32 +321,39 @@ def _unreadable_body(exc: RequestValidationError) -> JSONResponse | None:
     return None
 
 
-# A constraint or a value Postgres refused, when the service did not turn it into its own error
-# first: 409 for what already exists, 422 for what cannot be stored. Most specific first.
-_DATABASE_REFUSALS: tuple[tuple[type[psycopg.Error], int, str, str], ...] = (
-    (psycopg.errors.UniqueViolation, 409, "conflict", "This conflicts with something that already exists."),
-    (psycopg.errors.ExclusionViolation, 409, "conflict", "This conflicts with something that already exists."),
-    (
-        psycopg.errors.ForeignKeyViolation,
-        422,
-        "validation_failed",
-        "This refers to something that does not exist, or something else still depends on it.",
-    ),
-    (psycopg.errors.NotNullViolation, 422, "validation_failed", "A required value is missing."),
-    (psycopg.errors.CheckViolation, 422, "validation_failed", "A value is not allowed here."),
-    (psycopg.errors.StringDataRightTruncation, 422, "validation_failed", "A value is too long."),
-    (psycopg.errors.NumericValueOutOfRange, 422, "validation_failed", "A number is out of range."),
-    (psycopg.errors.InvalidTextRepresentation, 422, "validation_failed", "A value is not in the expected form."),
-    (psycopg.IntegrityError, 422, "validation_failed", "This would break a rule of the stored data."),
-    (psycopg.DataError, 422, "validation_failed", "A value cannot be stored as given."),
-)
+@cache
+def _database_refusals() -> tuple[tuple[type[psycopg.Error], int, str, str], ...]:
+    """A constraint or a value Postgres refused, when the service did not turn it into its own
+    error first: 409 for what already exists, 422 for what cannot be stored. Most specific first."""
+    import psycopg
+
+    return (
+        (psycopg.errors.UniqueViolation, 409, "conflict", "This conflicts with something that already exists."),
+        (psycopg.errors.ExclusionViolation, 409, "conflict", "This conflicts with something that already exists."),
+        (
+            psycopg.errors.ForeignKeyViolation,
+            422,
+            "validation_failed",
+            "This refers to something that does not exist, or something else still depends on it.",
+        ),
+        (psycopg.errors.NotNullViolation, 422, "validation_failed", "A required value is missing."),
+        (psycopg.errors.CheckViolation, 422, "validation_failed", "A value is not allowed here."),
+        (psycopg.errors.StringDataRightTruncation, 422, "validation_failed", "A value is too long."),
+        (psycopg.errors.NumericValueOutOfRange, 422, "validation_failed", "A number is out of range."),
+        (psycopg.errors.InvalidTextRepresentation, 422, "validation_failed", "A value is not in the expected form."),
+        (psycopg.IntegrityError, 422, "validation_failed", "This would break a rule of the stored data."),
+        (psycopg.DataError, 422, "validation_failed", "A value cannot be stored as given."),
+    )
 
 
-def _database_refusal(exc: psycopg.Error) -> tuple[int, str, str]:
-    for error_class, status, code, message in _DATABASE_REFUSALS:
+def _database_refusal(exc: Exception) -> tuple[int, str, str] | None:
+    """Status, code and message for a database refusal; None for any other error."""
+    if not _is_database_error(exc):
+        return None
+    for error_class, status, code, message in _database_refusals():
         if isinstance(exc, error_class):
             return status, code, message
-    raise AssertionError(f"no refusal for {type(exc).__name__}")  # only registered for the classes above
+    return None
 
 
 # ---------------------------------------------------------------------------------- OpenAPI
@@ -460,15 +494,6 @@ def create_app(service: str, *, title: str | None = None) -> FastAPI:
             ),
             status_code=422,
         )
-
-    @app.exception_handler(psycopg.IntegrityError)
-    @app.exception_handler(psycopg.DataError)
-    async def database_refusal(request: Request, exc: psycopg.Error) -> JSONResponse:
-        status, code, message = _database_refusal(exc)
-        obs.logger.warning(
-            "the database refused the request", extra={**error_log_fields(request.scope, exc), "status": status}
-        )
-        return JSONResponse(error_body(code, message), status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

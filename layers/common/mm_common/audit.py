@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from psycopg.types.json import Jsonb
-
 from mm_common import db
 from mm_common.db import Connection
 from mm_common.errors import Unprocessable
@@ -58,7 +56,7 @@ def record(
             action,
             resource_type,
             resource_id,
-            Jsonb(details or {}),
+            db.jsonb(details or {}),
             valid_ip(meta.ip_address) if meta else None,
             (meta.user_agent or "")[:1000] if meta else None,
         ),

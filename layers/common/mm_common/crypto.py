@@ -4,6 +4,9 @@ Each sealed value gets a fresh 256-bit data key from KMS (GenerateDataKey); the 
 encrypted locally with AES-256-GCM and only the KMS-encrypted data key is kept beside it. The
 encryption context binds a ciphertext to what it belongs to (a project, a user), so a value
 copied to another row does not decrypt.
+
+``cryptography`` is imported by the first seal or unseal (with boto3, by the KMS client), not
+with this module: most requests handle no secret.
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ from __future__ import annotations
 import base64
 import os
 from typing import Any
-
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mm_common.aws import client
 from mm_common.config import get_settings
@@ -25,6 +26,8 @@ def _b64(data: bytes) -> str:
 
 
 def seal(plaintext: str, context: dict[str, str]) -> dict[str, Any]:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     key = client("kms").generate_data_key(KeyId=get_settings().kms_key_id, KeySpec="AES_256", EncryptionContext=context)
     nonce = os.urandom(12)
     ciphertext = AESGCM(key["Plaintext"]).encrypt(nonce, plaintext.encode("utf-8"), None)
@@ -32,6 +35,8 @@ def seal(plaintext: str, context: dict[str, str]) -> dict[str, Any]:
 
 
 def unseal(sealed: dict[str, Any], context: dict[str, str]) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     data_key = client("kms").decrypt(CiphertextBlob=base64.b64decode(sealed["key"]), EncryptionContext=context)
     plaintext = AESGCM(data_key["Plaintext"]).decrypt(
         base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["data"]), None

@@ -10,6 +10,10 @@ RDS Proxy rules shape the details: no startup ``options`` (the proxy rejects the
 prepared statements (``prepare_threshold=None``) and no session-level SET (both pin the
 client to one backend). The statement timeout is therefore set per transaction with
 ``set_config(..., is_local => true)``.
+
+psycopg is imported by the first connection, not with this module: importing it (and libpq)
+costs a cold start about 0.1 s, and a function's import phase makes no query. At run time
+:data:`Connection` is therefore only a name for annotations.
 """
 
 from __future__ import annotations
@@ -19,16 +23,20 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, suppress
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from typing import Any
-
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
-from psycopg.rows import DictRow, dict_row
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from mm_common.config import get_settings
 
-Connection = psycopg.Connection[DictRow]
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg.rows import DictRow
+    from psycopg.types.json import Jsonb
+
+    Connection: TypeAlias = psycopg.Connection[DictRow]
+else:
+    # Annotations only (modules use ``from __future__ import annotations``); resolving it would
+    # mean importing psycopg.
+    Connection = "psycopg.Connection[DictRow]"
 
 
 @dataclass
@@ -56,6 +64,7 @@ def conninfo() -> str:
     if not (settings.db_host and settings.db_secret_arn):
         raise RuntimeError("Set DATABASE_URL, or DB_HOST and DB_SECRET_ARN, to reach Postgres")
     from aws_lambda_powertools.utilities import parameters
+    from psycopg.conninfo import make_conninfo
 
     secret: Any = parameters.get_secret(settings.db_secret_arn, transform="json", max_age=300)
     return make_conninfo(
@@ -69,6 +78,9 @@ def conninfo() -> str:
 
 
 def connect(*, autocommit: bool = True) -> Connection:
+    import psycopg
+    from psycopg.rows import dict_row
+
     settings = get_settings()
     return psycopg.connect(
         conninfo(),
@@ -92,6 +104,8 @@ def discard_connection() -> None:
     slot = _slot.get()
     conn, slot.conn = slot.conn, None
     if conn is not None and not conn.closed:
+        import psycopg
+
         with suppress(psycopg.Error):
             conn.close()
 
@@ -114,6 +128,8 @@ def transaction() -> Iterator[Connection]:
     to be dead (proxy idle timeout, failover, a terminated backend), nothing has been done
     in the transaction yet, so it is safe to reconnect and begin again once.
     """
+    import psycopg
+
     with ExitStack() as stack:
         try:
             conn = _begin(stack)
@@ -140,6 +156,8 @@ def update_row(
     """``UPDATE table SET <changes> WHERE <key> RETURNING <returning>``: the partial update every
     PATCH makes. Table and column names are quoted identifiers (they come from our models, never
     from input); with no changes the row is only read. None when no row matches the key."""
+    from psycopg import sql
+
     where = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(column)) for column in key)
     if changes:
         assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(column)) for column in changes)
@@ -156,6 +174,13 @@ def update_row(
             where,
         )
     return conn.execute(query, (*changes.values(), *key.values())).fetchone()
+
+
+def jsonb(value: Any) -> Jsonb:
+    """``value`` as a jsonb query parameter (psycopg's ``Jsonb``, imported when first used)."""
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(value)
 
 
 def contains_pattern(text: str) -> str:

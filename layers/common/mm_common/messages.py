@@ -17,8 +17,7 @@ import json
 import unicodedata
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
+from mm_common import db
 from mm_common.db import Connection
 from mm_common.errors import Conflict, NotFound
 
@@ -129,9 +128,9 @@ def add_assistant_message(
         (
             chat_id,
             content,
-            Jsonb(metadata),
+            db.jsonb(metadata),
             "pending" if proposal else None,
-            Jsonb(proposal) if proposal else None,
+            db.jsonb(proposal) if proposal else None,
             model_id,
         ),
     ).fetchone()

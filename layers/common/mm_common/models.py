@@ -45,17 +45,27 @@ def unstorable_text_at(value: Any, where: str = "") -> str | None:
 
 
 class ApiModel(BaseModel):
+    # defer_build: a response model's validator and serializer are built when it is first used
+    # (the first answer it shapes, or the OpenAPI document), not when its class is defined, so a
+    # function's cold start does not build every model it declares; each is built once either way.
     model_config = ConfigDict(
         alias_generator=to_camel,
         populate_by_name=True,
         extra="forbid",
         str_strip_whitespace=False,
+        defer_build=True,
     )
 
 
 class RequestModel(ApiModel):
     """Every request body: text anywhere in it (values and keys, nested too) is refused with 422
     when it holds NUL or an unpaired surrogate, before any field validator sees it."""
+
+    # Built with the class, as FastAPI expects of a body: it wraps the model in
+    # ``Annotated[Model, Field(alias=<parameter>)]`` and silences pydantic's remark about that
+    # alias only while it builds the adapter at import; a deferred one would make the remark at
+    # the first request.
+    model_config = ConfigDict(defer_build=False)
 
     @model_validator(mode="before")
     @classmethod

@@ -7,8 +7,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
+from mm_common import db
 from mm_common.db import Connection
 from mm_common.permissions import VIEWER_PERMISSIONS, MemberPermission, OrgRole
 from mm_common.slugs import slugify, unique_slug
@@ -63,7 +62,7 @@ def create_organization(conn: Connection, *, name: str, owner_id: uuid.UUID) -> 
                 INSERT INTO organization_members (organization_id, user_id, role, permissions)
                 VALUES (%s, %s, %s, %s)
                 """,
-                (row["id"], owner_id, OWNER_ROLE, Jsonb(member_permissions(OWNER_ROLE, ()))),
+                (row["id"], owner_id, OWNER_ROLE, db.jsonb(member_permissions(OWNER_ROLE, ()))),
             )
             return dict(row)
     raise RuntimeError("could not find a free slug for the organization")

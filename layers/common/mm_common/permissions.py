@@ -54,6 +54,7 @@ class Action(StrEnum):
     ORGANIZATION_UPDATE = "organization.update"
     ORGANIZATION_DELETE = "organization.delete"
     ORGANIZATION_AUDIT_VIEW = "organization.audit.view"
+    ORGANIZATION_LEAVE = "organization.leave"
     MEMBERS_VIEW = "members.view"
     MEMBERS_INVITE = "members.invite"
     MEMBERS_MANAGE = "members.manage"
@@ -112,6 +113,10 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.ORGANIZATION_UPDATE: _org({OWNER, ORG_ADMIN}, about="rename, change settings"),
     Action.ORGANIZATION_DELETE: _org({OWNER}, about="delete the organization and everything in it"),
     Action.ORGANIZATION_AUDIT_VIEW: _org({OWNER}, about="read the organization's audit log"),
+    # Members only: there is nothing to leave for a platform admin who is not one.
+    Action.ORGANIZATION_LEAVE: Rule(
+        Scope.ORGANIZATION, org_roles=frozenset(ALL_MEMBERS), description="leave the organization (its members)"
+    ),
     Action.MEMBERS_VIEW: _org(ALL_MEMBERS, about="list members"),
     Action.MEMBERS_INVITE: _org({OWNER, ORG_ADMIN}, {P.INVITE}, about="invite members (spec: owner, or granted)"),
     Action.MEMBERS_MANAGE: _org({OWNER, ORG_ADMIN}, about="change roles and permissions, remove members"),

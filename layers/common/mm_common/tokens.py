@@ -1,4 +1,8 @@
-"""Access tokens (JWT, HS256, 15 minutes) and opaque single-use secrets (refresh, e-mail links)."""
+"""Access tokens (JWT, HS256, 15 minutes) and opaque single-use secrets (refresh, e-mail links).
+
+PyJWT is imported by the first token issued or read, not with this module: it brings in
+``cryptography``, which costs a cold start several hundredths of a second.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,6 @@ import secrets
 import time
 import uuid
 from typing import Any
-
-import jwt
 
 from mm_common.config import get_settings
 from mm_common.errors import Unauthorized
@@ -54,10 +56,14 @@ def issue_access_token(
     if organization_id:
         claims["organizationId"] = organization_id
     claims["sid"] = session_id  # the refresh session this token came from: logout ends the token too
+    import jwt
+
     return jwt.encode(claims, signing_key(), algorithm=ALGORITHM), ACCESS_TOKEN_TTL_S
 
 
 def decode_access_token(token: str) -> dict[str, Any]:
+    import jwt
+
     try:
         claims: dict[str, Any] = jwt.decode(
             token,

@@ -13,8 +13,6 @@ import uuid
 import zipfile
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from mm_common import snapshots, working_copy
 from mm_common.aws import client
 from mm_common.config import get_settings
@@ -204,6 +202,8 @@ def _add_patches(
 def archive_url(organization_id: Any, project_id: Any, version: dict[str, Any], slug: str) -> str:
     """A short-lived download URL of the version as a zip (built once, then reused)."""
     s3 = client("s3")
+    from botocore.exceptions import ClientError  # with boto3, by the client: not at every cold start
+
     bucket = get_settings().snapshots_bucket
     key = snapshots.archive_key(organization_id, project_id, version["id"])
     try:

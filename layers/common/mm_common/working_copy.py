@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-import psycopg
-
 from mm_common import snapshots
 from mm_common.config import get_settings
 from mm_common.db import Connection
@@ -142,6 +140,8 @@ def _refusing_bad_rows(path: str) -> Iterator[None]:
     """The database's constraints are the last line of defence; when one refuses a row, answer
     4xx naming the constraint only. Postgres' own message quotes the failing row, which holds
     the file's content, so it must not reach a response or a log (``from None`` drops it)."""
+    import psycopg
+
     try:
         yield
     except psycopg.errors.UniqueViolation:

@@ -19,7 +19,6 @@ type Job = components["schemas"]["Job"];
 type Chat = components["schemas"]["Chat"];
 
 const FINISHED = new Set(["succeeded", "failed", "canceled"]);
-const jobKey = (chatId: string) => `mm.job.${chatId}`;
 
 function errorText(error: unknown): string {
   return error instanceof ApiError ? error.message : "That did not work. Try again.";
@@ -46,19 +45,36 @@ async function allMessages(chatId: string): Promise<Message[]> {
   return items;
 }
 
-/** Follows a job's streamed output: polls from the last character seen until it ends. */
-function useJobStream(chatId: string | undefined, onFinished: (job: Job) => void) {
-  const [jobId, setJobId] = useState<string | null>(() => (chatId ? sessionStorage.getItem(jobKey(chatId)) : null));
+// Drawn, not an emoji: systems without a colour emoji font show a box.
+function FileIcon() {
+  return (
+    <svg viewBox="0 0 16 16" className="h-3.5 w-3.5 text-muted-foreground" fill="none" stroke="currentColor" strokeWidth="1.4" aria-hidden="true">
+      <path d="M4 1.5h5l3.5 3.5v9.5h-8.5z" strokeLinejoin="round" />
+      <path d="M9 1.5V5h3.5" strokeLinejoin="round" />
+    </svg>
+  );
+}
+
+/** Follows a job's streamed output: polls from the last character seen until it ends. The chat's
+ * `activeJobId` (from the server) resumes a running answer after a reload, in another tab, or for a
+ * teammate watching the same chat. */
+function useJobStream(chatId: string | undefined, activeJobId: string | null | undefined, onFinished: (job: Job) => void) {
+  const [jobId, setJobId] = useState<string | null>(activeJobId ?? null);
   const [output, setOutput] = useState("");
   const [job, setJob] = useState<Job | null>(null);
   const finishedRef = useRef(onFinished);
   finishedRef.current = onFinished;
 
   useEffect(() => {
-    setJobId(chatId ? sessionStorage.getItem(jobKey(chatId)) : null);
+    setJobId(activeJobId ?? null);
     setOutput("");
     setJob(null);
+    // Only a change of chat starts over; a new active job of the same chat is picked up below.
   }, [chatId]);
+
+  useEffect(() => {
+    if (activeJobId) setJobId(activeJobId);
+  }, [activeJobId]);
 
   useEffect(() => {
     if (!jobId || !chatId) return;
@@ -75,13 +91,11 @@ function useJobStream(chatId: string | undefined, onFinished: (job: Job) => void
           setOutput(text);
           setJob(current.job);
           if (FINISHED.has(current.job.status)) {
-            sessionStorage.removeItem(jobKey(chatId));
             finishedRef.current(current.job);
             return;
           }
         } catch (error) {
           if (error instanceof ApiError && error.status === 404) {
-            sessionStorage.removeItem(jobKey(chatId));
             setJobId(null);
             return;
           }
@@ -96,7 +110,6 @@ function useJobStream(chatId: string | undefined, onFinished: (job: Job) => void
   }, [jobId, chatId]);
 
   const follow = (id: string) => {
-    if (chatId) sessionStorage.setItem(jobKey(chatId), id);
     setOutput("");
     setJob(null);
     setJobId(id);
@@ -110,7 +123,7 @@ function FileCard({ part }: { part: Extract<AnswerPart, { kind: "file" }> }) {
   return (
     <div className="my-2 rounded-md border border-border bg-muted/40 px-3 py-2 text-sm" data-testid="file-card">
       <div className="flex items-center gap-2">
-        {part.open ? <Spinner className="h-3.5 w-3.5" /> : <span aria-hidden="true">📄</span>}
+        {part.open ? <Spinner className="h-3.5 w-3.5" /> : <FileIcon />}
         <span className="font-medium">{part.open ? `${verbs[0]} ${part.path}…` : `${verbs[1]} ${part.path}`}</span>
       </div>
       {part.from && <p className="text-xs text-muted-foreground">from {part.from}</p>}
@@ -385,7 +398,15 @@ function Thread({ chat, props }: { chat: Chat; props: PanelProps }) {
     void queryClient.invalidateQueries({ queryKey: ["versions", props.project.id] });
     void queryClient.invalidateQueries({ queryKey: ["chats", props.project.id] });
   };
-  const stream = useJobStream(chat.id, (job) => {
+  // The cached chat list learns of the new job at once: a remounted thread (the narrow layout
+  // swaps panes) resumes the stream from it instead of waiting for the next refetch.
+  const followJob = (job: Job) => {
+    queryClient.setQueryData<components["schemas"]["ChatPage"]>(["chats", props.project.id], (page) =>
+      page ? { ...page, items: page.items.map((item) => (item.id === chat.id ? { ...item, activeJobId: job.id } : item)) } : page,
+    );
+    stream.follow(job.id);
+  };
+  const stream = useJobStream(chat.id, chat.activeJobId, (job) => {
     if (job.status === "failed") toast.error(job.error?.message ?? "The AI could not answer.", "The answer failed");
     refreshAfterChange();
   });
@@ -405,7 +426,7 @@ function Thread({ chat, props }: { chat: Chat; props: PanelProps }) {
     mutationFn: () => unwrap(api.POST("/api/chats/{id}/retry", { params: { path: { id: chat.id } } })),
     onSuccess: (posted) => {
       refreshAfterChange();
-      stream.follow(posted.job.id);
+      followJob(posted.job);
     },
     onError: (error) => toast.error(errorText(error)),
   });
@@ -451,7 +472,7 @@ function Thread({ chat, props }: { chat: Chat; props: PanelProps }) {
         </div>
       )}
       {props.access.edit ? (
-        <Composer chat={chat} project={props.project} running={stream.running} onPosted={(job) => stream.follow(job.id)} onCancel={() => cancel.mutate()} />
+        <Composer chat={chat} project={props.project} running={stream.running} onPosted={followJob} onCancel={() => cancel.mutate()} />
       ) : (
         <p className="border-t border-border p-3 text-sm text-muted-foreground">You can read this chat; your role does not allow editing this project.</p>
       )}

@@ -9,11 +9,11 @@ import { FormError, TextField } from "@/components/ui/field";
 import { Skeleton, Spinner } from "@/components/ui/spinner";
 import { useToast } from "@/components/ui/toast";
 import { cn } from "@/lib/cn";
-import { editorTheme, languageOf } from "./monaco";
+import { type Conflict, type FileContent, useEditorSession } from "./editor-session";
+import { EDITOR_BASE, editorTheme, labelDiffSides, languageOf } from "./monaco";
 import type { PanelProps } from "./workspace";
 
 type FileEntry = components["schemas"]["FileEntry"];
-type FileContent = components["schemas"]["FileContent"];
 
 function errorText(error: unknown): string {
   return error instanceof ApiError ? error.message : "That did not work. Try again.";
@@ -96,11 +96,6 @@ function Tree({ nodes, selected, onSelect, depth = 0 }: { nodes: TreeNode[]; sel
   );
 }
 
-interface Conflict {
-  mine: string;
-  theirs: FileContent;
-}
-
 function ConflictDialog({ path, conflict, onReload, onOverwrite, onClose }: { path: string; conflict: Conflict | null; onReload: () => void; onOverwrite: () => void; onClose: () => void }) {
   return (
     <Dialog
@@ -118,7 +113,8 @@ function ConflictDialog({ path, conflict, onReload, onOverwrite, onClose }: { pa
               modified={conflict.mine}
               language={languageOf(path)}
               theme={editorTheme()}
-              options={{ readOnly: true, renderSideBySide: true, minimap: { enabled: false }, automaticLayout: true, originalAriaLabel: "Saved version", modifiedAriaLabel: "Your edit" }}
+              options={{ ...EDITOR_BASE, readOnly: true, renderSideBySide: true }}
+              onMount={(editor) => labelDiffSides(editor, `${path}, saved version`, `${path}, your edit`)}
             />
           </div>
           <div className="flex flex-wrap justify-end gap-2">
@@ -189,9 +185,7 @@ export function CodePanel({ project, access }: PanelProps) {
   const toast = useToast();
   const files = useQuery({ queryKey: ["files", project.id], queryFn: () => allFiles(project.id) });
   const tree = useMemo(() => buildTree(files.data ?? []), [files.data]);
-  const [selected, setSelected] = useState<string | null>(null);
-  const [draft, setDraft] = useState<string | null>(null);
-  const [conflict, setConflict] = useState<Conflict | null>(null);
+  const { selected, setSelected, draft, setDraft, conflict, setConflict } = useEditorSession();
   const [dialog, setDialog] = useState<"new" | "rename" | null>(null);
   // Bumped when the editor must show the server's text again (a reload after a conflict).
   const [revision, setRevision] = useState(0);
@@ -345,7 +339,7 @@ export function CodePanel({ project, access }: PanelProps) {
                 <Editor
                   key={`${selected}#${revision}`}
                   path={selected}
-                  defaultValue={file.content}
+                  defaultValue={draft ?? file.content}
                   language={languageOf(selected)}
                   theme={editorTheme()}
                   loading={<Spinner className="h-5 w-5 text-muted-foreground" />}
@@ -355,7 +349,7 @@ export function CodePanel({ project, access }: PanelProps) {
                       document.querySelector<HTMLButtonElement>("[data-save]")?.click();
                     });
                   }}
-                  options={{ ariaLabel: `Code of ${selected}`, readOnly: !access.edit, minimap: { enabled: false }, fontSize: 13, automaticLayout: true, scrollBeyondLastLine: false }}
+                  options={{ ...EDITOR_BASE, ariaLabel: `Code of ${selected}`, readOnly: !access.edit, fontSize: 13, scrollBeyondLastLine: false }}
                 />
               )}
             </div>

@@ -20,6 +20,17 @@ self.MonacoEnvironment = {
 
 loader.config({ monaco });
 
+// Options every editor shares. Monaco's EditContext input (its default in Chromium) leaves its
+// focusable element unnamed in the diff editor; the textarea input carries the aria labels.
+export const EDITOR_BASE = { editContext: false, minimap: { enabled: false }, automaticLayout: true } as const;
+
+// The diff editor's own originalAriaLabel/modifiedAriaLabel do not reach its input elements
+// (axe reports them unnamed), so each side is named through its inner editor.
+export function labelDiffSides(editor: monaco.editor.IStandaloneDiffEditor, original: string, modified: string): void {
+  editor.getOriginalEditor().updateOptions({ ariaLabel: original });
+  editor.getModifiedEditor().updateOptions({ ariaLabel: modified });
+}
+
 export function editorTheme(): string {
   return document.documentElement.classList.contains("dark") ? "vs-dark" : "vs";
 }

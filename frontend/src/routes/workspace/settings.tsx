@@ -18,6 +18,7 @@ function General({ project, access }: PanelProps) {
   const toast = useToast();
   const [values, setValues] = useState({
     name: project.name,
+    slug: project.slug,
     description: project.description ?? "",
     installCommand: project.installCommand ?? "",
     buildCommand: project.buildCommand ?? "",
@@ -30,6 +31,7 @@ function General({ project, access }: PanelProps) {
           params: { path: { id: project.id } },
           body: {
             name: values.name,
+            ...(values.slug !== project.slug ? { slug: values.slug } : {}),
             description: values.description,
             installCommand: values.installCommand,
             buildCommand: values.buildCommand,
@@ -59,13 +61,18 @@ function General({ project, access }: PanelProps) {
       >
         <FormError message={save.error ? errorText(save.error) : null} />
         <TextField label="Name" {...field("name")} />
+        <TextField
+          label="Slug"
+          className="font-mono"
+          hint="Lowercase letters, digits and hyphens; names the project in its deploy address."
+          {...field("slug")}
+        />
         <TextAreaField label="Description" rows={3} {...field("description")} />
         <div className="grid gap-4 sm:grid-cols-3">
           <TextField label="Install command" className="font-mono" {...field("installCommand")} />
           <TextField label="Build command" {...field("buildCommand")} />
           <TextField label="Start command" {...field("startCommand")} />
         </div>
-        <p className="text-sm text-muted-foreground">Slug: <span className="font-mono">{project.slug}</span></p>
         {access.manage && (
           <Button type="submit" busy={save.isPending}>
             Save

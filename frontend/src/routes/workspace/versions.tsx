@@ -10,7 +10,7 @@ import { Skeleton, Spinner } from "@/components/ui/spinner";
 import { useToast } from "@/components/ui/toast";
 import { cn } from "@/lib/cn";
 import { dateTime, relativeTime } from "@/lib/time";
-import { editorTheme, languageOf } from "./monaco";
+import { EDITOR_BASE, editorTheme, labelDiffSides, languageOf } from "./monaco";
 import type { PanelProps } from "./workspace";
 
 type Version = components["schemas"]["Version"];
@@ -53,13 +53,11 @@ function FileDiff({ projectId, version, change }: { projectId: string; version: 
       language={languageOf(change.path)}
       theme={editorTheme()}
       options={{
+        ...EDITOR_BASE,
         readOnly: true,
-        minimap: { enabled: false },
-        automaticLayout: true,
         renderSideBySide: window.innerWidth > 900,
-        originalAriaLabel: `${change.oldPath ?? change.path} before`,
-        modifiedAriaLabel: `${change.path} after`,
       }}
+      onMount={(editor) => labelDiffSides(editor, `${change.oldPath ?? change.path} before`, `${change.path} after`)}
     />
   );
 }

@@ -8,6 +8,7 @@ import { Skeleton, Spinner } from "@/components/ui/spinner";
 import { cn } from "@/lib/cn";
 import { useProjectAccess, type ProjectAccess } from "./access";
 import { ChatPanel } from "./chat";
+import { EditorSessionProvider } from "./editor-session";
 
 export type Project = components["schemas"]["Project"];
 
@@ -118,6 +119,7 @@ export function WorkspacePage() {
     </Suspense>
   );
   return (
+    <EditorSessionProvider key={project.data.id}>
     <div className="flex h-[calc(100vh-3.5rem)] flex-col max-md:h-[calc(100vh-6rem)]">
       <div className="flex items-center gap-3 border-b border-border bg-surface px-3 py-2">
         <h1 className="truncate font-semibold" title={project.data.name}>
@@ -142,5 +144,6 @@ export function WorkspacePage() {
         )}
       </div>
     </div>
+    </EditorSessionProvider>
   );
 }

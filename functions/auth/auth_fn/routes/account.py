@@ -1,4 +1,4 @@
-"""/api/auth/*: sign up, confirm the address, sign in, refresh, sign out, reset the password."""
+"""/api/auth/*: sign up, confirm the address, sign in, refresh, sign out (here or everywhere), reset the password."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from mm_common.permissions import Action
 router = APIRouter()
 
 Public = Annotated[Caller, require(Action.PUBLIC)]
+Myself = Annotated[Caller, require(Action.SELF)]
 
 REFRESH_COOKIE = "mm_refresh"
 REFRESH_COOKIE_PATH = "/api/auth"
@@ -175,6 +176,20 @@ def logout(
     with db.transaction() as conn:
         account.sign_out(conn, caller, token)
     response.status_code = 204
+    _clear_refresh_cookie(response)
+    return response
+
+
+@router.post(
+    "/api/auth/logout-all",
+    status_code=204,
+    response_class=Response,
+    summary="Sign out everywhere (ends every session of yours, this one included)",
+)
+def logout_all(caller: Myself) -> Response:
+    with db.transaction() as conn:
+        account.sign_out_everywhere(conn, caller)
+    response = Response(status_code=204)
     _clear_refresh_cookie(response)
     return response
 

@@ -265,6 +265,17 @@ def sign_out(conn: Connection, caller: Caller, refresh_token: str) -> None:
     count(SERVICE, "SignOut")
 
 
+@traced(SERVICE)
+def sign_out_everywhere(conn: Connection, caller: Caller) -> int:
+    """End every sign-in of the signed-in caller, this one included: every refresh token and
+    access token of theirs stops at once. How many sessions were revoked."""
+    assert caller.user_id is not None, "signing out everywhere needs a signed-in caller"
+    revoked = sessions.revoke_all(conn, caller.user_id)
+    audit.log(conn, caller, "user.logout_all", details={"sessionsRevoked": revoked})
+    count(SERVICE, "SignOutEverywhere")
+    return revoked
+
+
 # ------------------------------------------------------------------------------- forgotten passwords
 
 

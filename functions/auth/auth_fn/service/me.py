@@ -1,4 +1,4 @@
-"""The signed-in user's own account: profile and password."""
+"""The signed-in user's own account: profile, password and sign-ins (sessions)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from auth_fn import queries, sessions
 from auth_fn.service.common import SERVICE, SignedIn, issue_access_token_for, load_user
 from mm_common import audit
-from mm_common.auth import Caller
+from mm_common.auth import Caller, parse_uuid
 from mm_common.db import Connection
 from mm_common.errors import Forbidden, NotFound, Unprocessable
 from mm_common.observability import count, traced
@@ -56,3 +56,35 @@ def change_password(conn: Connection, caller: Caller, current_password: str, new
     user = load_user(conn, user_id)
     access_token, expires_in = issue_access_token_for(conn, user, caller.session_id)
     return SignedIn(user, access_token, expires_in)
+
+
+# ------------------------------------------------------------------------------- sign-ins
+
+
+NO_SUCH_SESSION = "There is no such session, or it has ended already."
+
+
+@traced(SERVICE)
+def list_sessions(conn: Connection, caller: Caller) -> list[dict[str, Any]]:
+    """The caller's live sign-ins (one per refresh family), the one of this access token marked current."""
+    return sessions.live_families(conn, _me(caller), current_session=caller.session_id)
+
+
+@traced(SERVICE)
+def revoke_session(conn: Connection, caller: Caller, session_id: str) -> None:
+    """End one of the caller's live sign-ins (this one too, if named): its refresh token and
+    every access token of it stop at once. Another user's session, or one that ended: 404."""
+    user_id = _me(caller)
+    parsed = parse_uuid(session_id)
+    family_id = sessions.revoke_live_family(conn, user_id, parsed) if parsed else None
+    if family_id is None:
+        raise NotFound(NO_SUCH_SESSION)
+    audit.log(
+        conn,
+        caller,
+        "user.session_revoke",
+        resource_type="session",
+        resource_id=parsed,
+        details={"familyId": str(family_id)},
+    )
+    count(SERVICE, "SessionRevoked")

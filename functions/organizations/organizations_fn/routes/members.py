@@ -1,4 +1,4 @@
-"""Members: invite by e-mail, list, change a role or permissions, remove."""
+"""Members: invite by e-mail, list, change a role or permissions, remove; leave an organization."""
 
 from __future__ import annotations
 
@@ -90,4 +90,20 @@ def remove_member(
 ) -> Response:
     with db.transaction() as conn:
         service.remove_member(conn, caller, member_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/api/organizations/{id}/leave",
+    status_code=204,
+    response_class=Response,
+    summary="Leave the organization (its last owner cannot)",
+    responses=errors(409),
+)
+def leave_organization(
+    id: OrganizationId,
+    caller: Annotated[Caller, require(Action.ORGANIZATION_LEAVE, organization=ORGANIZATION)],
+) -> Response:
+    with db.transaction() as conn:
+        service.leave_organization(conn, caller)
     return Response(status_code=204)

@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from mm_common import db
+from mm_common.api import errors
 from mm_common.auth import Caller, organization_from_body, require
 from mm_common.pagination import Cursor, Limit
 from mm_common.permissions import Action
 from projects_fn.routes.common import Manager, ProjectId, SecretReader, Viewer, project_uuid
 from projects_fn.schemas import (
+    MAX_SEARCH_LENGTH,
     CreateProjectBody,
     EnvironmentVariableValue,
     ProjectEnvelope,
@@ -47,10 +49,14 @@ def list_projects(
     limit: Limit = 50,
     cursor: Cursor = None,
     organization_id: Annotated[uuid.UUID | None, Query(alias="organizationId")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=MAX_SEARCH_LENGTH, description="Part of the name or description (any case)."),
+    ] = None,
 ) -> ProjectPage:
     with db.transaction() as conn:
         rows, next_cursor = service.list_projects(
-            conn, caller, organization_id=organization_id, limit=limit, cursor=cursor
+            conn, caller, organization_id=organization_id, text=q, limit=limit, cursor=cursor
         )
     return ProjectPage(items=[project_model(row) for row in rows], next_cursor=next_cursor)
 
@@ -62,7 +68,12 @@ def get_project(id: ProjectId, caller: Viewer) -> ProjectEnvelope:
     return ProjectEnvelope(project=project_model(row))
 
 
-@router.patch("/api/projects/{id}", response_model=ProjectEnvelope, summary="Change a project's settings")
+@router.patch(
+    "/api/projects/{id}",
+    response_model=ProjectEnvelope,
+    summary="Change a project's settings (name, slug, commands, variables...)",
+    responses=errors(409),
+)
 def update_project(id: ProjectId, body: UpdateProjectBody, caller: Manager) -> ProjectEnvelope:
     with db.transaction() as conn:
         row = service.update_project(conn, caller, project_uuid(id), body)

@@ -11,7 +11,7 @@ from mm_common.auth import Caller
 from mm_common.aws import client
 from mm_common.config import get_settings
 from mm_common.db import Connection
-from mm_common.errors import NotFound, Unprocessable
+from mm_common.errors import Conflict, NotFound, Unprocessable
 from mm_common.observability import count, traced
 from mm_common.permissions import Action
 from mm_common.project_templates import DEFAULT_TEMPLATE_ID, ProjectTemplate, get_template, list_templates
@@ -21,6 +21,7 @@ from projects_fn.schemas import MAX_ENV_VARIABLES, UpdateProjectBody
 from projects_fn.service import SERVICE
 
 NO_SUCH_PROJECT = "There is no such project, or you cannot see it."
+SLUG_TAKEN = "Another project of this organization uses this slug. Choose another one."
 
 
 def env_context(project_id: Any, name: str) -> dict[str, str]:
@@ -95,12 +96,24 @@ def create_project(
 
 @traced(SERVICE)
 def list_projects(
-    conn: Connection, caller: Caller, *, organization_id: uuid.UUID | None, limit: int, cursor: str | None
+    conn: Connection,
+    caller: Caller,
+    *,
+    organization_id: uuid.UUID | None,
+    text: str | None,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Projects newest first: of the caller's organizations, or every one for who may see them all."""
+    """Projects newest first: of the caller's organizations, or every one for who may see them all;
+    ``text`` (trimmed; blank: no filter) is looked for in the name and the description."""
     member_id = None if caller.may(Action.ORGANIZATIONS_VIEW_ALL) else caller.user_id
     found: tuple[list[dict[str, Any]], str | None] = queries.project_page(
-        conn, member_id=member_id, organization_id=organization_id, limit=limit, cursor=cursor
+        conn,
+        member_id=member_id,
+        organization_id=organization_id,
+        text=(text or "").strip() or None,
+        limit=limit,
+        cursor=cursor,
     )
     return found
 
@@ -112,8 +125,17 @@ def get_project(conn: Connection, caller: Caller, project_id: uuid.UUID) -> dict
 
 @traced(SERVICE)
 def update_project(conn: Connection, caller: Caller, project_id: uuid.UUID, body: UpdateProjectBody) -> dict[str, Any]:
-    """Apply the fields the body sets; variables: NAME -> value seals it, NAME -> null removes it."""
+    """Apply the fields the body sets; variables: NAME -> value seals it, NAME -> null removes it.
+    A new slug must be free in the organization."""
     changes: dict[str, Any] = body.model_dump(exclude_unset=True, exclude={"environment_variables"})
+    if "slug" in changes:
+        if changes["slug"] == _existing(conn, project_id)["slug"]:
+            del changes["slug"]
+        else:
+            # Serialised with project creation's slug choice; the unique index is the last word.
+            queries.lock_organization(conn, caller.organization_id)
+            if queries.slug_taken(conn, caller.organization_id, changes["slug"]):
+                raise Conflict(SLUG_TAKEN, code="slug_taken")
     variables = body.environment_variables
     if variables is not None:
         # Read-modify-write of the sealed map: hold the row so a concurrent change is not lost.

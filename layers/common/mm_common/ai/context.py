@@ -11,7 +11,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from mm_common.ai.providers import ChatMessage
+from mm_common.ai.provider_types import ChatMessage
 
 CHARS_PER_TOKEN = 3.5
 SAFETY_MARGIN = 0.9  # use at most 90 % of what the estimate says is left

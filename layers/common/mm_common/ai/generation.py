@@ -5,6 +5,10 @@ Exactly one answer per job, whatever SQS does: the job is claimed with a lease i
 while the lease is ours, and the assistant message and the job's end are committed together.
 The job's row is written through :mod:`mm_common.ai.jobs`, the answer through
 :mod:`mm_common.messages`; this module owns the monthly ``token_usage`` counters.
+
+The chats function imports this module for the prompt preview (:func:`load_inputs`,
+:func:`build_messages`) only; the provider client and the edit protocol's parser are imported
+by the job that needs them, so they do not weigh on that function's cold start.
 """
 
 from __future__ import annotations
@@ -13,22 +17,13 @@ import re
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mm_common import db, messages
 from mm_common.ai import context, jobs, npm, proposals
 from mm_common.ai.catalog import model_with_provider
-from mm_common.ai.edit_protocol import (
-    AddDependencies,
-    DeleteFile,
-    EditFile,
-    ParsedAnswer,
-    RenameFile,
-    WriteFile,
-    parse_answer,
-)
 from mm_common.ai.keys import platform_api_key, user_api_key
-from mm_common.ai.providers import ChatMessage, ProviderError, StreamResult, stream_chat
+from mm_common.ai.provider_types import ChatMessage, ProviderError, StreamResult
 from mm_common.auth import Caller, Membership
 from mm_common.config import get_settings
 from mm_common.db import Connection
@@ -36,6 +31,9 @@ from mm_common.errors import ApiError
 from mm_common.observability import count
 from mm_common.permissions import Action
 from mm_common.snapshots import sha256_hex
+
+if TYPE_CHECKING:
+    from mm_common.ai.edit_protocol import ParsedAnswer
 
 MAX_ATTEMPTS = 3
 FLUSH_INTERVAL_S = 0.3
@@ -186,6 +184,8 @@ def build_messages(
 
 def proposal_from(parsed: ParsedAnswer, files: dict[str, str]) -> dict[str, Any] | None:
     """What the answer would change, for the user to approve (None: it changes nothing)."""
+    from mm_common.ai.edit_protocol import AddDependencies, DeleteFile, EditFile, RenameFile, WriteFile
+
     entries: list[dict[str, Any]] = []
     dependencies: list[str] = []
     for action in parsed.actions:
@@ -345,6 +345,8 @@ def _stream(
         if first or time.monotonic() - last_flush[0] >= FLUSH_INTERVAL_S:
             flush()
 
+    from mm_common.ai.providers import stream_chat
+
     result = stream_chat(
         kind=model["kind"],
         base_url=model["api_base_url"],
@@ -363,6 +365,8 @@ def _finish(
 ) -> Any:
     """Record the answer (and usage) and end the job, together; return the assistant message's
     id (None when another delivery took the job over: its answer counts, not this one)."""
+    from mm_common.ai.edit_protocol import parse_answer
+
     parsed = parse_answer(result.text)
     proposal = proposal_from(parsed, files) if job["mode"] == "build" else None
     usage = result.usage

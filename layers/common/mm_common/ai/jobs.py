@@ -17,8 +17,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
-
 from mm_common import db
 from mm_common.aws import client
 from mm_common.config import get_settings
@@ -76,6 +74,8 @@ def create_job(
     ).fetchone()
     if available is None:
         raise Unprocessable("This model is not available. Pick one from GET /api/ai/models.", code="model_unavailable")
+    import psycopg
+
     try:
         with conn.transaction():  # a savepoint: the one-active-job rule answers 409, not 500
             row = conn.execute(

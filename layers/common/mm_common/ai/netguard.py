@@ -13,6 +13,10 @@ for a model server on the same network). The rule is applied twice:
 * at every call, to every address the host RESOLVES to, and the connection goes to the address
   that was checked (:func:`guarded_client`), so a name that later resolves elsewhere (DNS
   rebinding) is refused too. TLS still verifies, and SNI still names, the URL's host.
+
+The rule itself needs no HTTP library; httpx (and the guarded transport built on it, in
+:mod:`mm_common.ai.guarded_http`) is imported by the first :func:`guarded_client`, so functions
+that only check URLs (saving a provider) do not load it at every cold start.
 """
 
 from __future__ import annotations
@@ -20,14 +24,14 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-import ssl
-from collections.abc import Iterable
-from typing import Any, Final
-
-import httpcore
-import httpx
+from typing import TYPE_CHECKING, Any, Final
 
 from mm_common.config import get_settings
+
+if TYPE_CHECKING:
+    import ssl
+
+    import httpx
 
 __all__ = [
     "AddressRefused",
@@ -217,50 +221,14 @@ def vetted_addresses(host: str, port: int, *, allow_private: bool | None = None)
     return addresses
 
 
-class _GuardedBackend(httpcore.SyncBackend):
-    """Connects only to addresses the rule allows: resolves here, checks every answer, and
-    connects to a checked address itself, so nothing resolves the name a second time."""
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        try:
-            addresses = vetted_addresses(host, port)
-        except OSError as exc:  # the name does not resolve: a connection error like any other
-            raise httpcore.ConnectError(f"could not resolve {host}") from exc
-        failure: Exception | None = None
-        for address in addresses:
-            try:
-                return super().connect_tcp(
-                    str(address), port, timeout=timeout, local_address=local_address, socket_options=socket_options
-                )
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
-                failure = exc
-        assert failure is not None  # getaddrinfo answers at least one address or raises
-        raise failure
-
-
-class _GuardedTransport(httpx.HTTPTransport):
-    """httpx's transport with the guarded network backend. The URL is unchanged, so the Host
-    header, SNI and certificate checks use the provider's name; only the TCP peer is pinned."""
-
-    def __init__(self, verify: ssl.SSLContext | None = None) -> None:
-        context = verify or httpx.create_ssl_context()
-        # trust_env=False: a proxy from the environment would resolve names where we cannot check.
-        super().__init__(verify=context, trust_env=False)
-        # httpx does not expose the network backend, so the pool is made again with ours.
-        self._pool = httpcore.ConnectionPool(ssl_context=context, network_backend=_GuardedBackend())
-
-
 def guarded_client(*, verify: ssl.SSLContext | None = None, **kwargs: Any) -> httpx.Client:
     """An ``httpx.Client`` that connects only to allowed addresses (see the module's rule).
 
     ``verify``: the TLS context (default: httpx's, with the certifi roots). Raises
     :class:`AddressRefused` from a request whose host is refused.
     """
-    return httpx.Client(transport=_GuardedTransport(verify), trust_env=False, **kwargs)
+    import httpx
+
+    from mm_common.ai.guarded_http import GuardedTransport
+
+    return httpx.Client(transport=GuardedTransport(verify), trust_env=False, **kwargs)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
 EXACT_OR_RANGE = re.compile(r"^[\^~]?\d+(\.\d+){0,2}([-.+][\w.-]+)?$")
@@ -23,6 +25,8 @@ def _split(spec: str) -> tuple[str, str | None]:
 def resolve(specs: list[str], *, client: httpx.Client | None = None, timeout_s: float = 5.0) -> dict[str, str]:
     """name -> a version range for package.json ("^1.2.3"): the latest release, or the tag or
     version the spec asked for. A package the registry does not know is left out."""
+    import httpx  # when a job asks for packages, not at every cold start of the functions importing this
+
     registry = os.environ.get("NPM_REGISTRY_URL", DEFAULT_REGISTRY).rstrip("/")
     http = client or httpx.Client(timeout=timeout_s)
     resolved: dict[str, str] = {}

@@ -13,8 +13,6 @@ import json
 from typing import Any
 
 from mm_common import messages, versions, working_copy
-from mm_common.ai.edit_protocol import apply_actions as apply_in_memory
-from mm_common.ai.edit_protocol import parse_answer
 from mm_common.db import Connection
 from mm_common.errors import Conflict
 from mm_common.snapshots import sha256_hex
@@ -62,6 +60,10 @@ def approve(conn: Connection, message_id: Any, user_id: Any) -> dict[str, Any]:
             code="stale_proposal",
             details={"changedFiles": sorted(moved)},
         )
+    # The edit protocol's parser when an approval needs it, not at every cold start of the chats function.
+    from mm_common.ai.edit_protocol import apply_actions as apply_in_memory
+    from mm_common.ai.edit_protocol import parse_answer
+
     parsed = parse_answer(message["content"])
     result = apply_in_memory(current, list(parsed.actions))
     resolved = message["proposal"].get("dependencies") or {}

@@ -21,6 +21,9 @@ exception raised here.
 Connections go through :mod:`mm_common.ai.netguard`: the provider's host is resolved, every
 address it resolves to is checked against the platform's address rule, and the connection goes to
 a checked address; a refused host fails with ``provider_address_refused`` before anything is sent.
+
+httpx is imported by the first call, not with this module: the functions that only need the
+values here (:class:`ChatMessage`, the provider kinds) do not load it at every cold start.
 """
 
 from __future__ import annotations
@@ -36,12 +39,22 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
-import httpx
-
 from mm_common.ai.netguard import AddressRefused, guarded_client, host_refusal
+from mm_common.ai.provider_types import (
+    PROVIDER_KINDS,
+    ChatMessage,
+    ErrorCode,
+    ProviderError,
+    ProviderKind,
+    StreamResult,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -57,22 +70,6 @@ __all__ = [
     "iter_sse_events",
     "stream_chat",
 ]
-
-ProviderKind = Literal["openai", "anthropic", "gemini", "openrouter", "openai_compatible"]
-"""How a provider is spoken to; ``openrouter`` and ``openai_compatible`` use the OpenAI protocol."""
-
-ErrorCode = Literal[
-    "invalid_api_key",
-    "rate_limited",
-    "provider_unavailable",
-    "bad_request",
-    "timeout",
-    "stream_interrupted",
-    "provider_address_refused",
-]
-"""The stable codes of :class:`ProviderError`."""
-
-PROVIDER_KINDS: Final[tuple[ProviderKind, ...]] = ("openai", "anthropic", "gemini", "openrouter", "openai_compatible")
 
 ANTHROPIC_VERSION: Final = "2023-06-01"
 """The ``anthropic-version`` header sent with every Anthropic request."""
@@ -99,91 +96,6 @@ _NAMES: Final[dict[ProviderKind, str]] = {
     "openrouter": "OpenRouter",
     "openai_compatible": "The OpenAI-compatible provider",
 }
-
-_RETRYABLE: Final[dict[ErrorCode, bool]] = {
-    "invalid_api_key": False,
-    "rate_limited": True,
-    "provider_unavailable": True,
-    "bad_request": False,
-    "timeout": True,
-    "stream_interrupted": True,
-    "provider_address_refused": False,
-}
-
-
-# --- Public values -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    """One message of the conversation sent to the model."""
-
-    role: Literal["system", "user", "assistant"]
-    content: str
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts the provider reported for one request.
-
-    ``prompt_tokens`` includes Anthropic's cache-read and cache-creation input tokens;
-    ``completion_tokens`` includes Gemini's thinking tokens (``thoughtsTokenCount``), which are
-    billed as output, as OpenAI's ``completion_tokens`` already includes reasoning tokens.
-    """
-
-    prompt_tokens: int
-    completion_tokens: int
-
-
-@dataclass(frozen=True)
-class StreamResult:
-    """The outcome of a completed stream.
-
-    ``finish_reason`` is normalised across providers: ``"stop"``, ``"length"`` (the output token
-    limit was hit), ``"content_filter"``, ``"tool_calls"``, or else the provider's own value in
-    lower case; None when the provider gave none.
-    """
-
-    text: str
-    usage: Usage | None
-    finish_reason: str | None
-
-
-class ProviderError(Exception):
-    """A provider call that failed, described for the user and classified for the caller.
-
-    Attributes:
-        code: one of ``invalid_api_key``, ``rate_limited``, ``provider_unavailable``,
-            ``bad_request``, ``timeout``, ``stream_interrupted``, ``provider_address_refused`` (the
-            provider's host names or resolves to an address the platform does not call).
-        message: a sentence fit to show the user; never contains the API key.
-        retryable: whether trying again later may succeed (``stream_interrupted`` is retryable,
-            but only the caller knows whether to repeat a partly delivered answer).
-        status: the HTTP status behind the failure, when there was one.
-        retry_after: seconds the provider asked to wait (``Retry-After``), capped; else None.
-    """
-
-    def __init__(
-        self,
-        code: ErrorCode,
-        message: str,
-        *,
-        retryable: bool | None = None,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code: ErrorCode = code
-        self.message = message
-        self.retryable = _RETRYABLE[code] if retryable is None else retryable
-        self.status = status
-        self.retry_after = retry_after
-
-    def __repr__(self) -> str:
-        return (
-            f"ProviderError(code={self.code!r}, status={self.status!r}, "
-            f"retryable={self.retryable!r}, message={self.message!r})"
-        )
 
 
 # --- Server-sent events --------------------------------------------------------------------------
@@ -755,6 +667,8 @@ def _stream_error(kind: ProviderKind, error: dict[str, Any], api_key: str, deliv
 
 
 def _read_capped(response: httpx.Response) -> bytes:
+    import httpx
+
     body = bytearray()
     try:
         for chunk in response.iter_bytes():
@@ -777,6 +691,8 @@ def _attempt(
     deadline: float,
 ) -> StreamResult:
     """One HTTP request, streamed into ``progress``; raises ProviderError on any failure."""
+    import httpx
+
     name = _NAMES[kind]
     handle = _PROTOCOLS[kind][1]
     remaining = deadline - time.monotonic()
@@ -860,6 +776,8 @@ def _address_refused(kind: ProviderKind, refused: AddressRefused) -> ProviderErr
 
 def _check_host(kind: ProviderKind, base_url: str) -> None:
     """Refuse a base URL whose host is refused by name alone (also for a client the caller gave)."""
+    import httpx
+
     try:
         host = httpx.URL(base_url).host
     except httpx.InvalidURL:
