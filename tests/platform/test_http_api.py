@@ -19,7 +19,7 @@ from mm_common import __version__
 from mm_common.api import create_app, lambda_handler
 from mm_common.config import get_settings
 from mm_common.errors import Conflict
-from mm_common.models import ApiModel
+from mm_common.models import RequestModel
 from mm_common.observability import for_service
 
 
@@ -106,7 +106,7 @@ def test_a_missing_file_is_a_404_not_the_spa(client: TestClient) -> None:
 # --- the app factory's error handling, on a small app of its own -----------------------------
 
 
-class Widget(ApiModel):
+class Widget(RequestModel):
     display_name: str = Field(min_length=1)
     size: int
 

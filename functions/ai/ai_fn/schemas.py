@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator
 
 from mm_common.ai.netguard import is_host_name
-from mm_common.ai.providers import ProviderKind
+from mm_common.ai.provider_types import ProviderKind
 from mm_common.models import ApiModel, RequestModel, UtcDatetime
 
 # The price columns are NUMERIC(12, 6): anything larger cannot be stored.

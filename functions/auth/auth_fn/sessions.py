@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, LiteralString
 
-from psycopg.types.json import Jsonb
-
+from mm_common import db
 from mm_common.audit import RequestMeta, valid_ip
 from mm_common.db import Connection
 from mm_common.tokens import hash_secret, new_secret
@@ -56,7 +55,7 @@ def start(
             hash_secret(token),
             family_id or uuid.uuid4(),
             expires_at,
-            Jsonb({"remember": remember}),
+            db.jsonb({"remember": remember}),
             valid_ip(meta.ip_address),
             (meta.user_agent or "")[:1000] or None,
         ),

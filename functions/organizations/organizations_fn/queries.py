@@ -11,8 +11,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from mm_common import db
 from mm_common.db import Connection
 from mm_common.organizations import OWNER_ROLE
@@ -156,7 +154,7 @@ def reassign_owner_id(conn: Connection, organization_id: uuid.UUID, leaving_user
 def update_member(conn: Connection, member_id: uuid.UUID, role: str, permissions: list[str]) -> None:
     conn.execute(
         "UPDATE organization_members SET role = %s, permissions = %s WHERE id = %s",
-        (role, Jsonb(permissions), member_id),
+        (role, db.jsonb(permissions), member_id),
     )
 
 
@@ -180,7 +178,7 @@ def insert_member(
         ON CONFLICT (organization_id, user_id) DO NOTHING
         RETURNING id
         """,
-        (organization_id, user_id, role, Jsonb(permissions), invited_by),
+        (organization_id, user_id, role, db.jsonb(permissions), invited_by),
     ).fetchone()
     return row["id"] if row else None
 
@@ -244,7 +242,7 @@ def insert_invitation(
         VALUES (%s, %s, %s, %s, %s, %s, now() + %s)
         RETURNING {INVITATION_COLUMNS}
         """,
-        (organization_id, email, role, Jsonb(permissions), token_hash, invited_by, valid_for),
+        (organization_id, email, role, db.jsonb(permissions), token_hash, invited_by, valid_for),
     ).fetchone()
     assert row is not None
     return row

@@ -24,8 +24,6 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-import psycopg
-
 from mm_common import audit, emails
 from mm_common.auth import NOT_FOUND_MESSAGE, Caller, Membership, parse_uuid
 from mm_common.db import Connection
@@ -65,6 +63,8 @@ def refusing_what_the_schema_refuses(conflict: Conflict) -> Iterator[None]:
     """Turn a constraint the database enforced into the client's error instead of a 500: a
     unique violation is ``conflict``, another (a check, a missing reference, a value that does not
     fit) a 409 or 422. The route's transaction rolls back as the error leaves it."""
+    import psycopg  # the driver's error classes; imported when first used (cold start)
+
     try:
         yield
     except (psycopg.errors.UniqueViolation, psycopg.errors.ExclusionViolation):

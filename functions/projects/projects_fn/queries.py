@@ -6,8 +6,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from mm_common import db, working_copy
 from mm_common.db import Connection
 from mm_common.pagination import Keyset, fetch_page
@@ -71,7 +69,9 @@ def insert_project(
 
 def update_project(conn: Connection, project_id: Any, changes: Mapping[str, Any]) -> dict[str, Any] | None:
     """Set the given columns (names from the body model, never input); the row after."""
-    values = {column: Jsonb(value) if column == "environment_variables" else value for column, value in changes.items()}
+    values = {
+        column: db.jsonb(value) if column == "environment_variables" else value for column, value in changes.items()
+    }
     row = db.update_row(conn, "projects", values, {"id": project_id}, returning=PROJECT_COLUMNS)
     return dict(row) if row else None
 

@@ -9,8 +9,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import psycopg
-
 from mm_common import db
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
@@ -55,6 +53,8 @@ def allowed_methods(path: str) -> set[str]:
 
 def database_problem() -> str | None:
     """Why the database does not answer, or None when it does."""
+    import psycopg  # the driver's error classes; imported when first asked (cold start)
+
     try:
         db.fetch_one("SELECT 1")
     except psycopg.errors.QueryCanceled:
