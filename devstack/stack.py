@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from devstack.aws import AwsProvisioner, MotoServer, client, client_environment
+from devstack.easypanel import BuildMode, EasypanelEmulator, EasypanelServer
 from devstack.gateway import Gateway
+from devstack.gitea import GiteaEmulator, GiteaServer
 from devstack.lambdas import LambdaRuntime, install_moto_dispatch
 from devstack.mailbox import Mailbox
 from devstack.persistence import GeneratedSecrets, KmsPersistence, S3Persistence
@@ -48,6 +51,9 @@ class StackConfig:
     schedule_max_period_s: int = field(default_factory=lambda: int(os.environ.get("MM_SCHEDULE_MAX_PERIOD_S", "60")))
     save_period_s: int = 10
     mail_from: str = field(default_factory=lambda: os.environ.get("MM_MAIL_FROM", "no-reply@moreminimore.local"))
+    # How the Easypanel emulator advances a build: None picks "background" when workers run
+    # (make dev: a build runs on its own) and "poll" otherwise (tests: every look moves it a step).
+    easypanel_build_mode: BuildMode | None = None
 
     @property
     def url(self) -> str:
@@ -68,6 +74,10 @@ class LocalStack:
         self.scheduler: Scheduler | None = None
         self.persistence: S3Persistence | None = None
         self.mailbox = Mailbox()
+        # The emulators, when this stack runs them (GITEA_URL / EASYPANEL_URL unset).
+        self.gitea: GiteaServer | None = None
+        self.easypanel: EasypanelServer | None = None
+        self._emulated_environment: dict[str, str] = {}
         self._stop = threading.Event()
         self._saver: threading.Thread | None = None
 
@@ -103,6 +113,7 @@ class LocalStack:
             # reachable locally; deployed stacks keep the template's default, off.
             "AiAllowPrivateNetworks": "true",
             **split_for_template(self.database_url),
+            **self._deploy_services(),
         }
         state = cfg.data_dir / "aws"
         provisioner = AwsProvisioner(
@@ -138,6 +149,61 @@ class LocalStack:
                 self._saver.start()
         return self
 
+    def _deploy_services(self) -> dict[str, str]:
+        """Template parameters for Gitea and Easypanel: the servers GITEA_URL / EASYPANEL_URL name
+        (with GITEA_TOKEN / EASYPANEL_TOKEN), else emulators this stack starts. Tokens go to
+        Secrets Manager and reach the functions by ARN, as in AWS."""
+        assert self.moto is not None
+        cfg = self.config
+        sm = client("secretsmanager", self.moto.endpoint)
+
+        def secret(name: str, value: str) -> str:
+            return str(sm.create_secret(Name=f"{cfg.stack_name}/{name}", SecretString=value)["ARN"])
+
+        parameters: dict[str, str] = {}
+        if os.environ.get("GITEA_OWNER"):
+            parameters["GiteaOwner"] = os.environ["GITEA_OWNER"]
+        gitea_url = _external("GITEA_URL")
+        if gitea_url:
+            parameters["GiteaUrl"] = gitea_url
+            if os.environ.get("GITEA_TOKEN"):
+                parameters["GiteaTokenSecretArn"] = secret("gitea-token", os.environ["GITEA_TOKEN"])
+        else:
+            token = f"gitea-{secrets.token_hex(20)}"
+            owner = parameters.get("GiteaOwner", "moreminimore")
+            emulator = GiteaEmulator(cfg.data_dir / "gitea", tokens={token: "mm-bot"}, orgs={owner})
+            self.gitea = GiteaServer(emulator).start()
+            parameters["GiteaUrl"] = self.gitea.url
+            parameters["GiteaTokenSecretArn"] = secret("gitea-token", token)
+            self._emulated_environment["GITEA_URL"] = self.gitea.url
+            print(f"[stack] Gitea emulator on {self.gitea.url} (repositories in {cfg.data_dir / 'gitea'})")
+
+        easypanel_url = _external("EASYPANEL_URL")
+        if easypanel_url:
+            parameters["EasypanelUrl"] = easypanel_url
+            if os.environ.get("EASYPANEL_TOKEN"):
+                parameters["EasypanelTokenSecretArn"] = secret("easypanel-token", os.environ["EASYPANEL_TOKEN"])
+        else:
+            mode: BuildMode = cfg.easypanel_build_mode or ("background" if cfg.run_workers else "poll")
+            panel = EasypanelEmulator(build_mode=mode, work_dir=cfg.data_dir / "easypanel")
+            self.easypanel = EasypanelServer(panel).start()
+            parameters["EasypanelUrl"] = self.easypanel.url
+            parameters["EasypanelTokenSecretArn"] = secret("easypanel-token", panel.api_token)
+            self._emulated_environment["EASYPANEL_URL"] = self.easypanel.url
+            print(f"[stack] Easypanel emulator on {self.easypanel.url} (apps at {self.easypanel.url}/_apps/<host>/)")
+
+        parameters["AppsDomain"] = _external("APPS_DOMAIN")
+        if not parameters["AppsDomain"]:
+            parameters["AppsDomain"] = self._emulated_environment["APPS_DOMAIN"] = "localhost"
+        healthcheck = _external("APP_HEALTHCHECK_URL")
+        if healthcheck:
+            parameters["AppHealthcheckUrl"] = healthcheck
+        elif self.easypanel is not None:
+            # The emulator serves every deployed app under /_apps/<host>/: no DNS needed.
+            healthcheck = f"{self.easypanel.url}/_apps/{{host}}/"
+            parameters["AppHealthcheckUrl"] = self._emulated_environment["APP_HEALTHCHECK_URL"] = healthcheck
+        return parameters
+
     def _apply_function_environment(self, provisioner: AwsProvisioner) -> None:
         """Set every function's template environment; one process means one environment."""
         merged: dict[str, str] = {}
@@ -153,6 +219,10 @@ class LocalStack:
                 merged[key] = value
         self.function_environment = merged
         os.environ.update(merged)
+        # Mark what this stack chose (its emulators' URLs, local defaults), so a stack started
+        # later from this environment (another in this process, a child process) chooses anew.
+        for name, value in self._emulated_environment.items():
+            os.environ[f"{_EMULATED_PREFIX}{name}"] = value
         from mm_common.config import get_settings
 
         get_settings.cache_clear()
@@ -212,6 +282,13 @@ class LocalStack:
             self.runtime.close()
         if self.moto is not None:
             self.moto.stop()
+        if self.easypanel is not None:
+            self.easypanel.stop()
+        if self.gitea is not None:
+            self.gitea.stop()
+        for name in self._emulated_environment:
+            if os.environ.get(name) == os.environ.pop(f"{_EMULATED_PREFIX}{name}", None):
+                os.environ.pop(name, None)
 
     # ------------------------------------------------------------------ HTTP
     def asgi_app(self) -> ASGIApp:
@@ -257,6 +334,16 @@ class LocalStack:
             ]
         )
         return LocalEdge(gateway, site, self.template)
+
+
+_EMULATED_PREFIX = "MM_EMULATED_"
+
+
+def _external(name: str) -> str:
+    """The value the environment sets for ``name`` (GITEA_URL, APPS_DOMAIN, …), unless a local
+    stack put it there for itself (then "": this stack chooses its own)."""
+    value = os.environ.get(name, "")
+    return "" if value == os.environ.get(f"{_EMULATED_PREFIX}{name}") else value.rstrip("/")
 
 
 def _is_api_path(raw_path: bytes) -> bool:

@@ -53,7 +53,27 @@ class Settings:
     # Provider base URLs on private or loopback addresses (a local model server); link-local
     # and cloud metadata addresses are refused whatever this says.
     ai_allow_private_networks: bool
+    # Gitea (every version backed up to a repository of gitea_owner): the server's root, and its
+    # token from Secrets Manager (gitea_token_secret_arn) or, for tools, the environment.
+    gitea_url: str
+    gitea_token_secret_arn: str
+    gitea_token: str
+    gitea_owner: str
+    # Easypanel (deploys): the panel's root; an API token (secret or environment), or an e-mail
+    # and password the client logs in with.
+    easypanel_url: str
+    easypanel_token_secret_arn: str
+    easypanel_token: str
+    easypanel_email: str
+    easypanel_password: str
+    # Deployed apps answer at https://<service>.<apps_domain>; the health check probes
+    # app_healthcheck_url with {host} replaced by the app's host.
+    apps_domain: str
+    app_healthcheck_url: str
+    gitea_mirror_queue_url: str
 
+
+DEFAULT_HEALTHCHECK_URL = "https://{host}/"
 
 DEFAULT_TOKEN_QUOTAS: dict[str, int | None] = {"free": 10_000, "pro": None, "enterprise": None}
 
@@ -110,7 +130,37 @@ def get_settings() -> Settings:
         token_quotas=_token_quotas(env("AI_TOKEN_QUOTAS", "")),
         ai_platform_key_names=_names(env("AI_PLATFORM_KEY_NAMES", DEFAULT_PLATFORM_KEY_NAMES)),
         ai_allow_private_networks=_bool("AI_ALLOW_PRIVATE_NETWORKS", False),
+        gitea_url=env("GITEA_URL", "").rstrip("/"),
+        gitea_token_secret_arn=env("GITEA_TOKEN_SECRET_ARN", ""),
+        gitea_token=env("GITEA_TOKEN", ""),
+        gitea_owner=env("GITEA_OWNER", "") or "moreminimore",
+        easypanel_url=env("EASYPANEL_URL", "").rstrip("/"),
+        easypanel_token_secret_arn=env("EASYPANEL_TOKEN_SECRET_ARN", ""),
+        easypanel_token=env("EASYPANEL_TOKEN", ""),
+        easypanel_email=env("EASYPANEL_EMAIL", ""),
+        easypanel_password=env("EASYPANEL_PASSWORD", ""),
+        apps_domain=env("APPS_DOMAIN", "").strip().strip(".").lower(),
+        app_healthcheck_url=env("APP_HEALTHCHECK_URL", "") or DEFAULT_HEALTHCHECK_URL,
+        gitea_mirror_queue_url=env("GITEA_MIRROR_QUEUE_URL", ""),
     )
+
+
+def secret_or_value(secret_arn: str, value: str) -> str:
+    """A credential kept in Secrets Manager (the secret's string, cached for five minutes) when
+    ``secret_arn`` is set, else ``value`` (a tool's environment); "" when neither is."""
+    if not secret_arn:
+        return value
+    from aws_lambda_powertools.utilities import parameters
+
+    return str(parameters.get_secret(secret_arn, max_age=300))
+
+
+def gitea_token(settings: Settings) -> str:
+    return secret_or_value(settings.gitea_token_secret_arn, settings.gitea_token)
+
+
+def easypanel_token(settings: Settings) -> str:
+    return secret_or_value(settings.easypanel_token_secret_arn, settings.easypanel_token)
 
 
 _IMPORTING_FOR_TOOLS: ContextVar[bool] = ContextVar("importing_for_tools", default=False)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import difflib
 import io
+import json
+import logging
 import uuid
 import zipfile
 from typing import Any
@@ -26,6 +28,7 @@ VERSION_COLUMNS = (
 # Unified diffs of bigger files are left out: a browser cannot show them usefully anyway.
 MAX_DIFF_BYTES = 512 * 1024
 ARCHIVE_URL_TTL_S = 15 * 60
+_log = logging.getLogger(__name__)
 
 
 def lock_project(conn: Connection, project_id: Any) -> dict[str, Any]:
@@ -97,7 +100,36 @@ def create_version(
     ).fetchone()
     assert row is not None
     conn.execute("UPDATE projects SET current_version_id = %s WHERE id = %s", (version_id, project_id))
+    enqueue_mirror(project_id, version_id)
     return dict(row)
+
+
+def enqueue_mirror(project_id: Any, version_id: Any) -> None:
+    """Ask the Gitea mirror to back the version up (functions/gitea_mirror).
+
+    Sent while the version's transaction still holds the project row: the worker waits for that
+    row before reading, so it sees the committed version, or sees that it was rolled back. A send
+    that fails loses no version: the next version's message mirrors every one still waiting."""
+    settings = get_settings()
+    if not (settings.gitea_url and settings.gitea_mirror_queue_url):
+        return
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        client("sqs").send_message(
+            QueueUrl=settings.gitea_mirror_queue_url,
+            MessageBody=json.dumps({"projectId": str(project_id), "versionId": str(version_id)}),
+        )
+    except (BotoCoreError, ClientError) as error:
+        _log.warning("could not queue the Gitea mirror of version %s: %s", version_id, error)
+
+
+def record_gitea_commit(conn: Connection, version_id: Any, sha: str) -> None:
+    """The Gitea mirror's commit of a version (the first one recorded stays)."""
+    conn.execute(
+        "UPDATE project_versions SET gitea_commit_id = %s, commit_hash = %s WHERE id = %s AND gitea_commit_id IS NULL",
+        (sha, sha, version_id),
+    )
 
 
 def get_version(conn: Connection, project_id: Any, version_id: Any) -> dict[str, Any]:

@@ -1,0 +1,155 @@
+"""Backs every version up to Gitea: one commit per version on the project's repository
+``<GITEA_OWNER>/<org-slug>--<project-slug>`` (created on the first message), in version order.
+
+A message names a version (``{"projectId", "versionId"}``, sent when the version is created).
+The worker mirrors every version of the project up to that one that has no commit yet, oldest
+first, so a newer version never lands before an older one, and a version whose message was lost
+is caught up by the next. Each commit's sha is recorded on its version as soon as Gitea answers:
+a redelivered message finds nothing left to do, and a crash between the commit and the record
+makes no second commit (the repository already holds the files: nothing differs, the head is
+recorded). Gitea failing transiently (timeouts, 429, 5xx) or permanently fails the message: SQS
+delivers it again and, after the queue's maxReceiveCount, moves it to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import psycopg
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from gitea_mirror_fn import queries
+from mm_common import db, snapshots, versions
+from mm_common.config import Settings, get_settings, gitea_token
+from mm_common.deploy.errors import PermanentError, TransientError
+from mm_common.deploy.gitea import GiteaClient, Identity
+from mm_common.observability import count, for_service, traced
+
+SERVICE = "gitea-mirror"
+obs = for_service(SERVICE)
+
+MAX_REPO_NAME = 100  # Gitea: AlphaDashDot, at most 100 characters
+FALLBACK_AUTHOR = Identity("MoreMinimore", "noreply@moreminimore.local")
+
+
+class MirrorBusy(TransientError):
+    """Another mirror of the same project held it longer than we would wait; try again later."""
+
+
+def repository_name(organization_slug: str, project_slug: str, project_id: uuid.UUID) -> str:
+    """``<org-slug>--<project-slug>``: slugs are [a-z0-9-] and unique per organization, and "--" never
+    ends or starts a slug, so two projects never share a name. Too long for Gitea: cut, with the
+    project id's start to keep it unique."""
+    name = f"{organization_slug}--{project_slug}"
+    if len(name) <= MAX_REPO_NAME:
+        return name
+    return f"{name[: MAX_REPO_NAME - 9].rstrip('-')}-{project_id.hex[:8]}"
+
+
+def _description(project_id: uuid.UUID) -> str:
+    return f"MoreMinimore project {project_id}"
+
+
+def _owner_and_name(repo_url: str) -> tuple[str, str]:
+    owner, name = repo_url.rstrip("/").removesuffix(".git").split("/")[-2:]
+    return owner, name
+
+
+def mirror_record(record: SQSRecord) -> None:
+    message: dict[str, Any] = json.loads(record.body)
+    project_id = uuid.UUID(str(message["projectId"]))
+    version_id = uuid.UUID(str(message["versionId"]))
+    settings = get_settings()
+    if not settings.gitea_url:
+        obs.logger.warning("GITEA_URL is not set: version not mirrored", extra={"version_id": str(version_id)})
+        return
+    try:
+        mirror_version(settings, project_id, version_id)
+    except TransientError as error:
+        count(SERVICE, "TransientFailure")
+        obs.logger.warning(
+            "gitea mirror failed; it will be retried",
+            extra={"project_id": str(project_id), "version_id": str(version_id), "error": error.message},
+        )
+        raise
+    except PermanentError as error:
+        count(SERVICE, "PermanentFailure")
+        obs.logger.error(
+            "gitea mirror refused; the message goes to the dead-letter queue after its retries",
+            extra={
+                "project_id": str(project_id),
+                "version_id": str(version_id),
+                "error": error.message,
+                "status": error.status,
+                "detail": error.detail,
+            },
+        )
+        raise
+
+
+@traced(SERVICE)
+def mirror_version(settings: Settings, project_id: uuid.UUID, version_id: uuid.UUID) -> None:
+    with db.transaction() as conn:
+        project = queries.project_for_mirror(conn, project_id)
+        number = queries.version_number(conn, project_id, version_id) if project is not None else None
+    if project is None or number is None:
+        # Deleted since, or the version's transaction rolled back: nothing to back up.
+        obs.logger.info("nothing to mirror", extra={"project_id": str(project_id), "version_id": str(version_id)})
+        return
+    try:
+        with db.transaction() as conn:
+            queries.lock_mirror(conn, project_id)
+    except psycopg.errors.QueryCanceled as error:
+        raise MirrorBusy(f"another mirror of project {project_id} is running", service="gitea") from error
+    try:
+        with db.transaction() as conn:
+            pending = queries.unmirrored_versions(conn, project_id, number)
+        if not pending:
+            return  # a redelivery: mirrored already
+        with GiteaClient(settings.gitea_url, gitea_token(settings)) as gitea:
+            owner, name = ensure_repository(gitea, settings, project)
+            for version in pending:
+                commit_version(gitea, owner, name, project["organization_id"], version)
+    finally:
+        with db.transaction() as conn:
+            queries.unlock_mirror(conn, project_id)
+
+
+def ensure_repository(gitea: GiteaClient, settings: Settings, project: dict[str, Any]) -> tuple[str, str]:
+    """The project's repository: the one recorded (renaming a slug later does not move it), or a new
+    private one; a repository of that name already there is reused only when it is this project's."""
+    if project["gitea_repo_url"]:
+        return _owner_and_name(project["gitea_repo_url"])
+    project_id: uuid.UUID = project["id"]
+    name = repository_name(project["organization_slug"], project["slug"], project_id)
+    ensured = gitea.create_org_repo(settings.gitea_owner, name, description=_description(project_id))
+    repository = ensured.repository
+    if not ensured.created and repository.description != _description(project_id):
+        raise PermanentError(
+            f"Gitea repository {settings.gitea_owner}/{name} exists and is not this project's",
+            service="gitea",
+            status=409,
+        )
+    with db.transaction() as conn:
+        queries.record_repository(conn, project_id, repository.id, repository.html_url)
+    count(SERVICE, "RepositoryCreated" if ensured.created else "RepositoryReused")
+    return repository.owner, repository.name
+
+
+def commit_version(gitea: GiteaClient, owner: str, name: str, organization_id: Any, version: dict[str, Any]) -> None:
+    manifest = snapshots.get_manifest(version["manifest_key"])
+    blobs = snapshots.get_blobs(organization_id, [entry["sha256"] for entry in manifest.values()])
+    files = {path: blobs[entry["sha256"]] for path, entry in manifest.items()}
+    author = FALLBACK_AUTHOR
+    if version["author_email"]:
+        author = Identity(version["author_name"] or version["author_email"].split("@")[0], version["author_email"])
+    message = version["message"] or f"Version {version['number']}"
+    result = gitea.sync(owner, name, files, message=message, author=author)
+    if result.head is None:
+        raise PermanentError(f"Gitea repository {owner}/{name} has no commit to record", service="gitea")
+    with db.transaction() as conn:
+        versions.record_gitea_commit(conn, version["id"], result.head)
+    count(SERVICE, "VersionMirrored")
+    count(SERVICE, "Commits", len(result.commits))
