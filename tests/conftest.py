@@ -8,12 +8,14 @@ with empty tables.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 from starlette.testclient import TestClient
 
+from devstack.aws import client as aws_client
 from devstack.stack import LocalStack, StackConfig
 
 TEST_DATABASE = "mm_test"
@@ -65,10 +67,26 @@ def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     """Tests that use the database start from empty tables (cheaper than a database each)."""
     yield
     if "database_url" in request.fixturenames or "stack" in request.fixturenames:
+        wait_for_executions(request.getfixturevalue("stack"))
         url = request.getfixturevalue("database_url")
         tables = request.getfixturevalue("_table_names")
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+
+
+def wait_for_executions(stack: LocalStack, timeout_s: float = 180.0) -> None:
+    """Let the state machine executions a test started (a deploy accepted through the API) end
+    before their tables are emptied: they run on in moto's threads and write to those tables.
+    Polls moto's own view of them, no sleeping; fails after ``timeout_s``."""
+    machines = [arn for arn in stack.outputs.values() if ":stateMachine:" in arn]
+    if not machines or stack.moto is None:
+        return
+    sfn = aws_client("stepfunctions", stack.moto.endpoint)
+    deadline = time.monotonic() + timeout_s
+    for machine in machines:
+        while sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING", maxResults=1)["executions"]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"executions of {machine} still run after {timeout_s} s")
 
 
 @pytest.fixture

@@ -1,12 +1,17 @@
-"""Fixtures of the deploy tests that use the local stack: an owner and their organization."""
+"""Fixtures of the deploy tests that use the local stack: an owner and their organization; deploy executions
+end with the test that started them."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
+from devstack.aws import client as aws_client
+from devstack.stack import LocalStack
 from tests.support.identity import Account, make_organization, make_user
 
 
@@ -18,3 +23,25 @@ def owner(db: psycopg.Connection[Any]) -> Account:
 @pytest.fixture
 def org(db: psycopg.Connection[Any], owner: Account) -> Any:
     return make_organization(db, owner)
+
+
+@pytest.fixture(autouse=True)
+def _deploy_executions_end_with_their_test(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Deploy executions a test started (through the API or directly) run the real state machine in the
+    background; each test waits for its own to end, so none still writes while the next test's tables are
+    emptied. Builds and health checks are looked at without waiting between looks (the emulator's builds
+    advance on each look)."""
+    if "stack" not in request.fixturenames and "client" not in request.fixturenames:
+        yield
+        return
+    stack: LocalStack = request.getfixturevalue("stack")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DEPLOY_POLL_SECONDS", "0")
+        yield
+        assert stack.moto is not None
+        sfn = aws_client("stepfunctions", stack.moto.endpoint)
+        machine = stack.outputs["DeployStateMachine"]
+        deadline = time.monotonic() + 120
+        while sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
+            assert time.monotonic() < deadline, "a deploy execution did not end"
+            time.sleep(0.05)  # polling an observable state, bounded by the deadline

@@ -243,6 +243,16 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     },
     ("DELETE", "/api/projects/{id}/versions/{versionId}/tags/{name}"): lambda w: _tagged(w),
     ("GET", "/api/projects/{id}/versions/{versionId}/archive"): lambda w: {"path": w.in_project(version=True)},
+    # Deploys.
+    ("POST", "/api/projects/{id}/deploy"): lambda w: {"path": w.in_project(), "json": {"database": "none"}},
+    ("POST", "/api/projects/{id}/deploy/update"): lambda w: _deployed(w),
+    ("POST", "/api/projects/{id}/deploy/rollback"): lambda w: {
+        "path": w.in_project(),
+        "json": {"deploymentId": str(_deployment(w))},
+    },
+    ("GET", "/api/projects/{id}/deployments"): lambda w: {"path": w.in_project()},
+    ("GET", "/api/deployments/{id}"): lambda w: {"path": {"id": _deployment(w)}},
+    ("GET", "/api/deployments/{id}/logs"): lambda w: {"path": {"id": _deployment(w)}, "query": {"since": 0}},
     # Chats, messages, prompts.
     ("POST", "/api/projects/{id}/chats"): lambda w: {"path": w.in_project(), "json": {"title": "New"}},
     ("GET", "/api/projects/{id}/chats"): lambda w: {"path": w.in_project()},
@@ -294,6 +304,24 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/users/me/api-keys/{providerId}"): lambda w: {"path": {"providerId": _own_key(w)}},
     ("DELETE", "/api/users/me/api-keys/{providerId}"): lambda w: {"path": {"providerId": _own_key(w)}},
 }
+
+
+def _deployment(world: World) -> uuid.UUID:
+    """A successful deployment of the project (as the state machine leaves one)."""
+    if "deployment" not in world.extras:
+        row = world.db.execute(
+            "INSERT INTO deployment_logs (project_id, version_id, status, completed_at)"
+            " VALUES (%s, %s, 'success', now()) RETURNING id",
+            (world.project()["id"], world.extras["version"]),
+        ).fetchone()
+        assert row is not None
+        world.extras["deployment"] = row[0]
+    return world.extras["deployment"]  # type: ignore[no-any-return]
+
+
+def _deployed(world: World) -> dict[str, Any]:
+    _deployment(world)
+    return {"path": world.in_project()}
 
 
 def _provider(world: World) -> uuid.UUID:

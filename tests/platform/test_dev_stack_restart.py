@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -89,8 +91,19 @@ def _admin_count(data_dir: Path) -> int:
     return int(row[0])
 
 
-def test_stack_serves_stops_and_keeps_data_across_a_restart(tmp_path: Path, fresh_database: None) -> None:
-    data_dir = tmp_path / "local"
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    # Postgres puts its socket in the data folder and a Unix socket path holds at most 107 bytes:
+    # pytest's numbered temp folders (/tmp/pytest-of-root/pytest-120/popen-gw1/…) outgrow it.
+    path = Path(tempfile.mkdtemp(prefix="mm-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_stack_serves_stops_and_keeps_data_across_a_restart(
+    tmp_path: Path, short_dir: Path, fresh_database: None
+) -> None:
+    data_dir = short_dir / "local"
     log = tmp_path / "stack.log"
     first = DevProcess(data_dir, log)
     try:

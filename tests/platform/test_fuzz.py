@@ -77,6 +77,7 @@ RESOURCE_OF_SEGMENT = {
     "ai-providers": "provider",
     "api-keys": "provider",
     "chats": "chat",
+    "deployments": "deployment",
     "environment-variables": "variable",
     "files": "file",
     "invitations": "invitation",
@@ -94,7 +95,13 @@ RESOURCE_OF_SEGMENT = {
 
 
 # Body fields naming a resource get the real one in the requests that use real resources.
-RESOURCE_OF_BODY_FIELD = {"organizationId": "organization", "modelId": "model", "providerId": "provider"}
+RESOURCE_OF_BODY_FIELD = {
+    "organizationId": "organization",
+    "modelId": "model",
+    "providerId": "provider",
+    "versionId": "version",
+    "deploymentId": "deployment",
+}
 
 
 def _resource_of(path: str, parameter: str) -> str:
@@ -145,6 +152,12 @@ def world(client: TestClient, db: psycopg.Connection[Any]) -> World:
     version = _created(client.post(f"{project_path}/versions", json={"message": "fuzz"}, headers=headers), "version")
     tagged = client.post(f"{project_path}/versions/{version['id']}/tags", json={"name": "v1"}, headers=headers)
     assert tagged.status_code == 201, tagged.text
+    deployment = db.execute(
+        "INSERT INTO deployment_logs (project_id, version_id, status, completed_at) VALUES (%s, %s, 'success', now())"
+        " RETURNING id",
+        (project["id"], version["id"]),
+    ).fetchone()
+    assert deployment is not None
     chat = _created(client.post(f"{project_path}/chats", json={"title": "Fuzz chat"}, headers=headers), "chat")
     posted = client.post(f"/api/chats/{chat['id']}/messages", json={"content": "Add a button"}, headers=headers)
     assert posted.status_code == 202, posted.text
@@ -173,6 +186,7 @@ def world(client: TestClient, db: psycopg.Connection[Any]) -> World:
         "file": file_path,
         "variable": "FUZZ_SECRET",
         "version": version["id"],
+        "deployment": str(deployment[0]),
         "tag": "v1",
         "chat": chat["id"],
         "message": posted.json()["message"]["id"],

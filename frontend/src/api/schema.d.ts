@@ -353,6 +353,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/deployments/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A deployment and its step timeline */
+        get: operations["get_deployment_api_deployments__id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/deployments/{id}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A deployment's log lines after `since`, and its build log */
+        get: operations["get_logs_api_deployments__id__logs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -679,6 +713,74 @@ export interface paths {
         put?: never;
         /** Start a chat */
         post: operations["create_chat_api_projects__id__chats_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/deploy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Deploy a version (default: the working copy) to a live URL */
+        post: operations["deploy_api_projects__id__deploy_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/deploy/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Redeploy the version a past successful deployment ran */
+        post: operations["rollback_api_projects__id__deploy_rollback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/deploy/update": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Update the live app to a version (default: the working copy) */
+        post: operations["update_api_projects__id__deploy_update_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/deployments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Deployments, newest first */
+        get: operations["list_deployments_api_projects__id__deployments_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1400,6 +1502,137 @@ export interface components {
             /** Versionid */
             versionId?: string | null;
         };
+        /** DeployBody */
+        DeployBody: {
+            /**
+             * Versionid
+             * @description The version to deploy; without it, the working copy (snapshotted into a new version when it differs from the latest one).
+             */
+            versionId?: string | null;
+            /**
+             * Database
+             * @description The database the app gets (remembered for the project; default: the project's choice, postgres at first).
+             */
+            database?: ("postgres" | "mariadb" | "none") | null;
+        };
+        /** Deployment */
+        Deployment: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Projectid
+             * Format: uuid
+             */
+            projectId: string;
+            /** Versionid */
+            versionId: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "success" | "failed" | "canceled";
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "deploy" | "update" | "redeploy" | "rollback";
+            /**
+             * Database
+             * @enum {string}
+             */
+            database: "postgres" | "mariadb" | "none";
+            /**
+             * Commitsha
+             * @description The Gitea commit deployed, once pushed.
+             */
+            commitSha: string | null;
+            /**
+             * Url
+             * @description Where the app answers, once live.
+             */
+            url: string | null;
+            /**
+             * Dockerfilegenerated
+             * @description Whether a Dockerfile was generated for the deployed commit.
+             */
+            dockerfileGenerated: boolean;
+            /**
+             * Errormessage
+             * @description What went wrong, when it failed (the same message every time).
+             */
+            errorMessage: string | null;
+            /** Startedat */
+            startedAt: string;
+            /** Completedat */
+            completedAt: string | null;
+            /** Triggeredby */
+            triggeredBy: string | null;
+        };
+        /** DeploymentDetail */
+        DeploymentDetail: {
+            deployment: components["schemas"]["Deployment"];
+            /**
+             * Steps
+             * @description The step timeline, in the order the steps started.
+             */
+            steps: components["schemas"]["DeploymentStep"][];
+        };
+        /** DeploymentEnvelope */
+        DeploymentEnvelope: {
+            deployment: components["schemas"]["Deployment"];
+        };
+        /** DeploymentLogs */
+        DeploymentLogs: {
+            /**
+             * Lines
+             * @description Our step log lines after `since`, oldest first.
+             */
+            lines: components["schemas"]["LogLine"][];
+            /**
+             * Buildlog
+             * @description The build's log as last read from the build server.
+             */
+            buildLog: string | null;
+            /**
+             * Next
+             * @description Pass as `since` to get the lines that follow.
+             */
+            next: number;
+        };
+        /** DeploymentPage */
+        DeploymentPage: {
+            /** Items */
+            items: components["schemas"]["Deployment"][];
+            /** Nextcursor */
+            nextCursor?: string | null;
+        };
+        /** DeploymentStep */
+        DeploymentStep: {
+            /**
+             * Step
+             * @enum {string}
+             */
+            step: "Prepare" | "PushToGitea" | "EnsureDatabase" | "EnsureApp" | "ConfigureEnv" | "TriggerBuild" | "WaitForBuild" | "HealthCheck" | "MarkLive" | "MarkFailed";
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "running" | "succeeded" | "failed";
+            /** Startedat */
+            startedAt: string;
+            /** Endedat */
+            endedAt: string | null;
+            /**
+             * Attempts
+             * @description Invocations of the step, retries included.
+             */
+            attempts: number;
+            /** Detail */
+            detail: string | null;
+        };
         /** Diff */
         Diff: {
             /** Fromversionid */
@@ -1627,6 +1860,17 @@ export interface components {
             promptTokens: number | null;
             /** Completiontokens */
             completionTokens: number | null;
+        };
+        /** LogLine */
+        LogLine: {
+            /** Seq */
+            seq: number;
+            /** Step */
+            step: string | null;
+            /** Line */
+            line: string;
+            /** Createdat */
+            createdAt: string;
         };
         /** LoginBody */
         LoginBody: {
@@ -2115,6 +2359,15 @@ export interface components {
             token: string;
             /** Password */
             password: string;
+        };
+        /** RollbackBody */
+        RollbackBody: {
+            /**
+             * Deploymentid
+             * Format: uuid
+             * @description A past successful deployment of this project, whose version to run.
+             */
+            deploymentId: string;
         };
         /** Session */
         Session: {
@@ -4512,6 +4765,163 @@ export interface operations {
             };
         };
     };
+    get_deployment_api_deployments__id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The deployment's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentDetail"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_logs_api_deployments__id__logs_get: {
+        parameters: {
+            query?: {
+                /** @description The `next` of the previous call (0: from the start). */
+                since?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The deployment's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentLogs"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     health_api_health_get: {
         parameters: {
             query?: never;
@@ -6714,6 +7124,439 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deploy_api_projects__id__deploy_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DeployBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description plan_limit_reached: the organization's subscription tier does not allow more of this; details say the limit ({limit}). Upgrade the plan, or free one up. Nothing was changed. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rollback_api_projects__id__deploy_rollback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollbackBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description plan_limit_reached: the organization's subscription tier does not allow more of this; details say the limit ({limit}). Upgrade the plan, or free one up. Nothing was changed. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_api_projects__id__deploy_update_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DeployBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description plan_limit_reached: the organization's subscription tier does not allow more of this; details say the limit ({limit}). Upgrade the plan, or free one up. Nothing was changed. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_deployments_api_projects__id__deployments_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1-100). */
+                limit?: number;
+                /** @description nextCursor of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentPage"];
                 };
             };
             /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */

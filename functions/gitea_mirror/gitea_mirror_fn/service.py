@@ -21,40 +21,19 @@ import psycopg
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from gitea_mirror_fn import queries
-from mm_common import db, snapshots, versions
+from mm_common import db
 from mm_common.config import Settings, get_settings, gitea_token
+from mm_common.deploy import repository
 from mm_common.deploy.errors import PermanentError, TransientError
-from mm_common.deploy.gitea import GiteaClient, Identity
+from mm_common.deploy.gitea import GiteaClient
 from mm_common.observability import count, for_service, traced
 
 SERVICE = "gitea-mirror"
 obs = for_service(SERVICE)
 
-MAX_REPO_NAME = 100  # Gitea: AlphaDashDot, at most 100 characters
-FALLBACK_AUTHOR = Identity("MoreMinimore", "noreply@moreminimore.local")
-
 
 class MirrorBusy(TransientError):
     """Another mirror of the same project held it longer than we would wait; try again later."""
-
-
-def repository_name(organization_slug: str, project_slug: str, project_id: uuid.UUID) -> str:
-    """``<org-slug>--<project-slug>``: slugs are [a-z0-9-] and unique per organization, and "--" never
-    ends or starts a slug, so two projects never share a name. Too long for Gitea: cut, with the
-    project id's start to keep it unique."""
-    name = f"{organization_slug}--{project_slug}"
-    if len(name) <= MAX_REPO_NAME:
-        return name
-    return f"{name[: MAX_REPO_NAME - 9].rstrip('-')}-{project_id.hex[:8]}"
-
-
-def _description(project_id: uuid.UUID) -> str:
-    return f"MoreMinimore project {project_id}"
-
-
-def _owner_and_name(repo_url: str) -> tuple[str, str]:
-    owner, name = repo_url.rstrip("/").removesuffix(".git").split("/")[-2:]
-    return owner, name
 
 
 def mirror_record(record: SQSRecord) -> None:
@@ -121,35 +100,15 @@ def ensure_repository(gitea: GiteaClient, settings: Settings, project: dict[str,
     """The project's repository: the one recorded (renaming a slug later does not move it), or a new
     private one; a repository of that name already there is reused only when it is this project's."""
     if project["gitea_repo_url"]:
-        return _owner_and_name(project["gitea_repo_url"])
-    project_id: uuid.UUID = project["id"]
-    name = repository_name(project["organization_slug"], project["slug"], project_id)
-    ensured = gitea.create_org_repo(settings.gitea_owner, name, description=_description(project_id))
-    repository = ensured.repository
-    if not ensured.created and repository.description != _description(project_id):
-        raise PermanentError(
-            f"Gitea repository {settings.gitea_owner}/{name} exists and is not this project's",
-            service="gitea",
-            status=409,
-        )
+        return repository.owner_and_name(project["gitea_repo_url"])
+    ensured = repository.create_repository(gitea, settings.gitea_owner, project)
     with db.transaction() as conn:
-        queries.record_repository(conn, project_id, repository.id, repository.html_url)
+        queries.record_repository(conn, project["id"], ensured.repository.id, ensured.repository.html_url)
     count(SERVICE, "RepositoryCreated" if ensured.created else "RepositoryReused")
-    return repository.owner, repository.name
+    return ensured.repository.owner, ensured.repository.name
 
 
 def commit_version(gitea: GiteaClient, owner: str, name: str, organization_id: Any, version: dict[str, Any]) -> None:
-    manifest = snapshots.get_manifest(version["manifest_key"])
-    blobs = snapshots.get_blobs(organization_id, [entry["sha256"] for entry in manifest.values()])
-    files = {path: blobs[entry["sha256"]] for path, entry in manifest.items()}
-    author = FALLBACK_AUTHOR
-    if version["author_email"]:
-        author = Identity(version["author_name"] or version["author_email"].split("@")[0], version["author_email"])
-    message = version["message"] or f"Version {version['number']}"
-    result = gitea.sync(owner, name, files, message=message, author=author)
-    if result.head is None:
-        raise PermanentError(f"Gitea repository {owner}/{name} has no commit to record", service="gitea")
-    with db.transaction() as conn:
-        versions.record_gitea_commit(conn, version["id"], result.head)
+    result = repository.commit_version(gitea, owner, name, organization_id, version)
     count(SERVICE, "VersionMirrored")
     count(SERVICE, "Commits", len(result.commits))

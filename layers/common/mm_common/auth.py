@@ -160,6 +160,15 @@ def organization_from_message(name: str = "id") -> OrganizationResolver:
     )
 
 
+def organization_from_deployment(name: str = "id") -> OrganizationResolver:
+    """The organization of the deployment in the path, through its project."""
+    return _owner_of(
+        "SELECT p.organization_id FROM deployment_logs d JOIN projects p ON p.id = d.project_id"
+        " WHERE d.id = %s AND p.deleted_at IS NULL",
+        name,
+    )
+
+
 def organization_from_chat(name: str = "id") -> OrganizationResolver:
     """The organization of the chat in the path, through its project."""
     return _owner_of(

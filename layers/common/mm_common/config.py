@@ -71,11 +71,16 @@ class Settings:
     apps_domain: str
     app_healthcheck_url: str
     gitea_mirror_queue_url: str
+    # The deploy state machine an accepted deployment starts an execution of.
+    deploy_state_machine_arn: str
+    # Deployed projects an organization may have per subscription tier; None: unlimited.
+    deploy_limits: dict[str, int | None]
 
 
 DEFAULT_HEALTHCHECK_URL = "https://{host}/"
 
 DEFAULT_TOKEN_QUOTAS: dict[str, int | None] = {"free": 10_000, "pro": None, "enterprise": None}
+DEFAULT_DEPLOY_LIMITS: dict[str, int | None] = {"free": 1, "pro": 10, "enterprise": None}
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -90,13 +95,19 @@ def _names(raw: str) -> frozenset[str]:
     return frozenset(name.strip() for name in raw.split(",") if name.strip())
 
 
-def _token_quotas(raw: str) -> dict[str, int | None]:
-    """AI_TOKEN_QUOTAS='{"free": 10000, "pro": 2000000}' overrides the spec's tiers (null: unlimited)."""
-    quotas = dict(DEFAULT_TOKEN_QUOTAS)
+def _tier_limits(raw: str, defaults: dict[str, int | None]) -> dict[str, int | None]:
+    """A limit per subscription tier: '{"free": 10000, "pro": 2000000}' overrides the spec's
+    defaults for the tiers it names (null: unlimited)."""
+    limits = dict(defaults)
     if raw.strip():
         for tier, value in json.loads(raw).items():
-            quotas[str(tier)] = None if value is None else int(value)
-    return quotas
+            limits[str(tier)] = None if value is None else int(value)
+    return limits
+
+
+def _token_quotas(raw: str) -> dict[str, int | None]:
+    """AI_TOKEN_QUOTAS='{"free": 10000, "pro": 2000000}' overrides the spec's tiers (null: unlimited)."""
+    return _tier_limits(raw, DEFAULT_TOKEN_QUOTAS)
 
 
 @lru_cache(maxsize=1)
@@ -142,6 +153,8 @@ def get_settings() -> Settings:
         apps_domain=env("APPS_DOMAIN", "").strip().strip(".").lower(),
         app_healthcheck_url=env("APP_HEALTHCHECK_URL", "") or DEFAULT_HEALTHCHECK_URL,
         gitea_mirror_queue_url=env("GITEA_MIRROR_QUEUE_URL", ""),
+        deploy_state_machine_arn=env("DEPLOY_STATE_MACHINE_ARN", ""),
+        deploy_limits=_tier_limits(env("DEPLOY_LIMITS", ""), DEFAULT_DEPLOY_LIMITS),
     )
 
 

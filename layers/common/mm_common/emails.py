@@ -56,3 +56,14 @@ def send_invitation(to: str, token: str, organization_name: str, inviter: str) -
         app_link("/invitations/accept", token=token),
         "The invitation is valid for 7 days. New to MoreMinimore? Create your account first, then accept.",
     )
+
+
+def send_deployment_live(to: str, project_name: str, url: str) -> None:
+    _send(
+        to,
+        f"{project_name} is live",
+        f"Your project {project_name} was deployed and answers at {url}.",
+        "Open your app",
+        url,
+        "You get this e-mail because you started the deployment.",
+    )

@@ -44,6 +44,12 @@ class Unauthorized(ApiError):
     status, code = 401, "unauthorized"
 
 
+class PaymentRequired(ApiError):
+    """A limit of the organization's subscription tier (``plan_limit_reached``)."""
+
+    status, code = 402, "plan_limit_reached"
+
+
 class Forbidden(ApiError):
     status, code = 403, "forbidden"
 
@@ -88,6 +94,7 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 STATUS_CODES: dict[int, str] = {
     400: "bad_request",
     401: "unauthorized",
+    402: "payment_required",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
@@ -115,6 +122,10 @@ STATUS_DESCRIPTIONS: dict[int, str] = {
     401: (
         "unauthorized: no valid access token: it is missing, expired, or its sign-in was ended "
         "(session_revoked). Sign in again or refresh the token."
+    ),
+    402: (
+        "plan_limit_reached: the organization's subscription tier does not allow more of this; details "
+        "say the limit ({limit}). Upgrade the plan, or free one up. Nothing was changed."
     ),
     403: "forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed.",
     404: (
