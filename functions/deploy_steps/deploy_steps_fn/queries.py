@@ -35,20 +35,6 @@ def deployment_context(conn: Connection, deployment_id: Any) -> dict[str, Any] |
     return dict(row) if row is not None else None
 
 
-def unmirrored_versions(conn: Connection, project_id: Any, up_to_number: int) -> list[dict[str, Any]]:
-    """Versions up to ``up_to_number`` that have no commit yet, oldest first, with their authors."""
-    rows = conn.execute(
-        """
-        SELECT v.id, v.number, v.message, v.manifest_key, u.full_name AS author_name, u.email AS author_email
-        FROM project_versions v LEFT JOIN users u ON u.id = v.created_by
-        WHERE v.project_id = %s AND v.number <= %s AND v.gitea_commit_id IS NULL
-        ORDER BY v.number
-        """,
-        (project_id, up_to_number),
-    ).fetchall()
-    return [dict(row) for row in rows]
-
-
 def organization_easypanel_project(conn: Connection, organization_id: Any) -> str | None:
     """The Easypanel project another project of the organization recorded (one per organization)."""
     row = conn.execute(

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from deploy_steps_fn import queries
-from mm_common import crypto, db, deployments, emails
+from mm_common import crypto, db, deployments, emails, versions
 from mm_common.config import Settings, easypanel_token, get_settings, gitea_token
 from mm_common.deploy import dockerfiles, repository
 from mm_common.deploy.easypanel import (
@@ -231,7 +231,7 @@ def push_to_gitea(step: Step) -> Outcome:
         try:
             owner, name = _repository(step, gitea)
             with db.transaction() as conn:
-                pending = queries.unmirrored_versions(conn, project_id, int(context["version_number"]))
+                pending = versions.unmirrored_versions(conn, project_id, int(context["version_number"]))
             for version in pending:
                 repository.commit_version(gitea, owner, name, context["organization_id"], version)
             message = f"Deploy version {context['version_number']}"

@@ -31,20 +31,6 @@ def version_number(conn: Connection, project_id: uuid.UUID, version_id: uuid.UUI
     return int(row["number"]) if row is not None else None
 
 
-def unmirrored_versions(conn: Connection, project_id: uuid.UUID, up_to_number: int) -> list[dict[str, Any]]:
-    """Versions up to ``up_to_number`` that have no commit yet, oldest first, with their authors."""
-    rows = conn.execute(
-        """
-        SELECT v.id, v.number, v.message, v.manifest_key, u.full_name AS author_name, u.email AS author_email
-        FROM project_versions v LEFT JOIN users u ON u.id = v.created_by
-        WHERE v.project_id = %s AND v.number <= %s AND v.gitea_commit_id IS NULL
-        ORDER BY v.number
-        """,
-        (project_id, up_to_number),
-    ).fetchall()
-    return [dict(row) for row in rows]
-
-
 def record_repository(conn: Connection, project_id: uuid.UUID, repo_id: int, repo_url: str) -> None:
     conn.execute(
         "UPDATE projects SET gitea_repo_id = %s, gitea_repo_url = %s WHERE id = %s", (repo_id, repo_url, project_id)

@@ -21,7 +21,7 @@ import psycopg
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from gitea_mirror_fn import queries
-from mm_common import db
+from mm_common import db, versions
 from mm_common.config import Settings, get_settings, gitea_token
 from mm_common.deploy import repository
 from mm_common.deploy.errors import PermanentError, TransientError
@@ -84,7 +84,7 @@ def mirror_version(settings: Settings, project_id: uuid.UUID, version_id: uuid.U
         raise MirrorBusy(f"another mirror of project {project_id} is running", service="gitea") from error
     try:
         with db.transaction() as conn:
-            pending = queries.unmirrored_versions(conn, project_id, number)
+            pending = versions.unmirrored_versions(conn, project_id, number)
         if not pending:
             return  # a redelivery: mirrored already
         with GiteaClient(settings.gitea_url, gitea_token(settings)) as gitea:

@@ -124,6 +124,21 @@ def enqueue_mirror(project_id: Any, version_id: Any) -> None:
         _log.warning("could not queue the Gitea mirror of version %s: %s", version_id, error)
 
 
+def unmirrored_versions(conn: Connection, project_id: Any, up_to_number: int) -> list[dict[str, Any]]:
+    """Versions up to ``up_to_number`` without a Gitea commit yet, oldest first, with their authors
+    (the mirror and the deploy's PushToGitea commit them in this order)."""
+    rows = conn.execute(
+        """
+        SELECT v.id, v.number, v.message, v.manifest_key, u.full_name AS author_name, u.email AS author_email
+        FROM project_versions v LEFT JOIN users u ON u.id = v.created_by
+        WHERE v.project_id = %s AND v.number <= %s AND v.gitea_commit_id IS NULL
+        ORDER BY v.number
+        """,
+        (project_id, up_to_number),
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
 def record_gitea_commit(conn: Connection, version_id: Any, sha: str) -> None:
     """The Gitea mirror's commit of a version (the first one recorded stays)."""
     conn.execute(
