@@ -3,15 +3,14 @@ end with the test that started them."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
-from devstack.aws import client as aws_client
 from devstack.stack import LocalStack
+from tests.conftest import wait_for_executions
 from tests.support.identity import Account, make_organization, make_user
 
 
@@ -38,10 +37,5 @@ def _deploy_executions_end_with_their_test(request: pytest.FixtureRequest) -> It
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DEPLOY_POLL_SECONDS", "0")
         yield
-        assert stack.moto is not None
-        sfn = aws_client("stepfunctions", stack.moto.endpoint)
-        machine = stack.outputs["DeployStateMachine"]
-        deadline = time.monotonic() + 120
-        while sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
-            assert time.monotonic() < deadline, "a deploy execution did not end"
-            time.sleep(0.05)  # polling an observable state, bounded by the deadline
+        # Before the poll delay is restored: executions still running keep looking without waits.
+        wait_for_executions(stack)
