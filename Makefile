@@ -101,6 +101,8 @@ bench: install bench-cold-start web chromium
 	$(PY) bench/api_latency.py
 	$(PY) bench/auth.py
 	$(PY) bench/versions.py
+	$(PY) bench/deploy.py
+	$(PY) bench/billing.py
 	$(PY) bench/generation.py
 	$(PY) bench/spa.py
 

@@ -11,10 +11,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+if TYPE_CHECKING:
+    from devstack.stack import LocalStack
 
 
 def percentile(samples: list[float], p: float) -> float:
@@ -34,30 +38,39 @@ def local_stack(url: str | None = None) -> Iterator[str]:
             return
         except httpx.TransportError:
             pass
+    with in_process_stack() as (_, base):
+        yield base
+
+
+@contextmanager
+def in_process_stack(**config: Any) -> Iterator[tuple[LocalStack, str]]:
+    """An in-process stack for the run, served over HTTP: (the stack, its base URL). ``config``
+    overrides StackConfig fields (a bench that reads the emulators or drives the workers itself)."""
     import uvicorn
 
     from devstack.aws import free_port
     from devstack.stack import LocalStack, StackConfig
 
     port = free_port()
-    config = StackConfig(
-        data_dir=Path(tempfile.mkdtemp(prefix="mm-bench-")),
-        port=port,
-        database_name="mm_bench",
-        recreate_database=True,
-        stack_name="mm-bench",
-        run_workers=False,
-        persist=False,
-    )
-    stack = LocalStack(config).start()
+    settings: dict[str, Any] = {
+        "data_dir": Path(tempfile.mkdtemp(prefix="mm-bench-")),
+        "port": port,
+        "database_name": "mm_bench",
+        "recreate_database": True,
+        "stack_name": "mm-bench",
+        "run_workers": False,
+        "persist": False,
+        **config,
+    }
+    stack = LocalStack(StackConfig(**settings)).start()
     server = uvicorn.Server(uvicorn.Config(stack.asgi_app(), host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    print(f"started an in-process stack at {config.url}")
+    print(f"started an in-process stack at {stack.config.url}")
     try:
-        yield config.url
+        yield stack, stack.config.url
     finally:
         server.should_exit = True
         stack.stop()

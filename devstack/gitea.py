@@ -354,7 +354,7 @@ class GiteaEmulator:
             index: dict[str, tuple[str, str]] = {}
             for path, content in changes.items():
                 index[path] = ("0", ZERO_SHA) if content is None else ("100644", _write_blob(git_dir, content))
-            return self._write_commit(git_dir, head, index, branch, message, author, author)
+            return self._write_commit(git_dir, head, index, branch, message, author, author, expected=head)
 
     # ------------------------------------------------------------------ git plumbing
     @staticmethod
@@ -377,9 +377,11 @@ class GiteaEmulator:
         message: str,
         author: tuple[str, str],
         committer: tuple[str, str],
+        *,
+        expected: str | None,
     ) -> str:
         """A commit of ``parent``'s tree with ``changes`` (path → (mode, blob sha); mode "0" removes),
-        moved onto ``branch`` only if the branch still points at ``parent``."""
+        moved onto ``branch`` only if the branch still points at ``expected`` (None: does not exist yet)."""
         with tempfile.TemporaryDirectory(prefix="gitea-index-") as scratch:
             env = {
                 "GIT_INDEX_FILE": str(Path(scratch) / "index"),
@@ -398,7 +400,7 @@ class GiteaEmulator:
             tree = _git(git_dir, "write-tree", env=env).decode().strip()
             args = ["commit-tree", tree, *(["-p", parent] if parent else [])]
             commit = _git(git_dir, *args, stdin=message.encode(), env=env).decode().strip()
-            _git(git_dir, "update-ref", f"refs/heads/{branch}", commit, parent or ZERO_SHA)
+            _git(git_dir, "update-ref", f"refs/heads/{branch}", commit, expected or ZERO_SHA)
         return commit
 
     # ------------------------------------------------------------------ JSON shapes
@@ -535,7 +537,7 @@ class GiteaEmulator:
                 readme = f"# {name}\n\n{description}\n".encode()
                 doer = (call.user, f"{call.user}@noreply.localhost")
                 index = {"README.md": ("100644", _write_blob(git_dir, readme))}
-                self._write_commit(git_dir, None, index, default_branch, "Initial commit", doer, doer)
+                self._write_commit(git_dir, None, index, default_branch, "Initial commit", doer, doer, expected=None)
         return JSONResponse(self._repo_json(call, meta), status_code=201)
 
     def get_repo(self, call: _Call) -> Response:
@@ -564,35 +566,59 @@ class GiteaEmulator:
     def get_branch(self, call: _Call) -> Response:
         meta = self._meta(call)
         owner, name, branch = meta["owner"], meta["name"], call.params["branch"]
-        git_dir = self.repo_dir(owner, name)
-        head = self._head(git_dir, branch)
+        head = self._head(self.repo_dir(owner, name), branch)
         if head is None:
             raise GiteaHttpError(404, "Branch doesn't exist.")
-        info = _commit_info(git_dir, head)
-        return JSONResponse(
-            {
-                "name": branch,
-                "commit": {
-                    "id": info.sha,
-                    "message": info.message,
-                    "url": f"{call.base}/{owner}/{name}/commit/{info.sha}",
-                    "author": {"name": info.author_name, "email": info.author_email, "username": ""},
-                    "committer": {"name": info.committer_name, "email": info.committer_email, "username": ""},
-                    "verification": _unsigned(),
-                    "timestamp": info.committer_date,
-                    "added": None,
-                    "removed": None,
-                    "modified": None,
-                },
-                "protected": False,
-                "required_approvals": 0,
-                "enable_status_check": False,
-                "status_check_contexts": [],
-                "user_can_push": True,
-                "user_can_merge": True,
-                "effective_branch_protection_name": "",
-            }
-        )
+        return JSONResponse(self._branch_json(call, meta, branch, head))
+
+    def create_branch(self, call: _Call) -> Response:
+        """``POST /repos/{owner}/{repo}/branches`` (CreateBranchRepoOption): ``new_branch_name`` at the head of
+        ``old_ref_name`` (or the deprecated ``old_branch_name``; default: the default branch)."""
+        meta = self._meta(call)
+        owner, name = meta["owner"], meta["name"]
+        if meta["archived"]:
+            raise GiteaHttpError(423, f"{owner}/{name} is archived")
+        body = call.body if isinstance(call.body, dict) else {}
+        new = str(body.get("new_branch_name") or "")
+        if not new:
+            raise GiteaHttpError(422, "[NewBranchName]: Required")
+        old = str(body.get("old_ref_name") or body.get("old_branch_name") or meta["default_branch"])
+        old = old.removeprefix("refs/heads/")
+        git_dir = self.repo_dir(owner, name)
+        with self._repo_lock(owner, name):
+            head = self._head(git_dir, old)
+            if head is None:
+                raise GiteaHttpError(404, "The old branch does not exist")
+            if self._head(git_dir, new) is not None:
+                raise GiteaHttpError(409, "The branch already exists.")
+            _git(git_dir, "update-ref", f"refs/heads/{new}", head, ZERO_SHA)
+        return JSONResponse(self._branch_json(call, meta, new, head), status_code=201)
+
+    def _branch_json(self, call: _Call, meta: dict[str, Any], branch: str, head: str) -> dict[str, Any]:
+        owner, name = meta["owner"], meta["name"]
+        info = _commit_info(self.repo_dir(owner, name), head)
+        return {
+            "name": branch,
+            "commit": {
+                "id": info.sha,
+                "message": info.message,
+                "url": f"{call.base}/{owner}/{name}/commit/{info.sha}",
+                "author": {"name": info.author_name, "email": info.author_email, "username": ""},
+                "committer": {"name": info.committer_name, "email": info.committer_email, "username": ""},
+                "verification": _unsigned(),
+                "timestamp": info.committer_date,
+                "added": None,
+                "removed": None,
+                "modified": None,
+            },
+            "protected": False,
+            "required_approvals": 0,
+            "enable_status_check": False,
+            "status_check_contexts": [],
+            "user_can_push": True,
+            "user_can_merge": True,
+            "effective_branch_protection_name": "",
+        }
 
     def get_tree(self, call: _Call) -> Response:
         meta = self._meta(call)
@@ -653,8 +679,6 @@ class GiteaEmulator:
         files = body.get("files")
         if not isinstance(files, list) or not files:
             raise GiteaHttpError(422, "[Files]: Required")
-        if body.get("new_branch") and body.get("new_branch") != body.get("branch"):
-            raise GiteaHttpError(422, "new_branch is not supported by the emulator")
         operations: list[tuple[str, str, bytes | None, str]] = []
         for item in files:
             if not isinstance(item, dict):
@@ -678,6 +702,9 @@ class GiteaEmulator:
                     raise GiteaHttpError(422, f"illegal base64 data: {exc}") from exc
             operations.append((operation, path, content, str(item.get("sha") or "")))
         branch = str(body.get("branch") or meta["default_branch"])
+        # Gitea: new_branch is created from branch's head and receives the commit.
+        new_branch = str(body.get("new_branch") or "")
+        target = new_branch if new_branch and new_branch != branch else branch
         message = str(body.get("message") or "").strip() or _default_message(operations)
         doer = (call.user, f"{call.user}@noreply.localhost")
         author = _identity(body.get("author"))
@@ -688,8 +715,11 @@ class GiteaEmulator:
         git_dir = self.repo_dir(owner, name)
         with self._repo_lock(owner, name):
             head = self._head(git_dir, branch)
+            creating = target != branch
+            if creating and self._head(git_dir, target) is not None:
+                raise GiteaHttpError(422, f"branch already exists [name: {target}]")
             if head is None:
-                if not self._is_empty(git_dir):
+                if creating or not self._is_empty(git_dir):
                     raise GiteaHttpError(404, f"branch does not exist [name: {branch}]")
                 if any(op == "delete" for op, *_ in operations):
                     raise GiteaHttpError(404, f"branch does not exist [name: {branch}]")
@@ -714,14 +744,16 @@ class GiteaEmulator:
                 index[path] = (mode, blob)
                 written[path] = (blob, data)
                 present.add(path)
-            commit = self._write_commit(git_dir, head, index, branch, message, author, committer)
+            commit = self._write_commit(
+                git_dir, head, index, target, message, author, committer, expected=None if creating else head
+            )
             if head is None:
                 _git(git_dir, "symbolic-ref", "HEAD", f"refs/heads/{branch}")
                 meta["default_branch"] = branch
             meta["updated_at"] = _now()
             self._save(meta)
         info = _commit_info(git_dir, commit)
-        return JSONResponse(self._files_response(call, meta, branch, info, operations, written), status_code=201)
+        return JSONResponse(self._files_response(call, meta, target, info, operations, written), status_code=201)
 
     def _files_response(
         self,
@@ -970,6 +1002,7 @@ class GiteaEmulator:
             Route(repo, self._endpoint(self.get_repo), methods=["GET"]),
             Route(repo, self._endpoint(self.edit_repo), methods=["PATCH"]),
             Route(repo, self._endpoint(self.delete_repo), methods=["DELETE"]),
+            Route(f"{repo}/branches", self._endpoint(self.create_branch), methods=["POST"]),
             Route(f"{repo}/branches/{{branch:path}}", self._endpoint(self.get_branch), methods=["GET"]),
             Route(f"{repo}/git/trees/{{sha}}", self._endpoint(self.get_tree), methods=["GET"]),
             Route(f"{repo}/contents", self._endpoint(self.change_files), methods=["POST"]),

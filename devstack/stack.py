@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
@@ -30,6 +31,7 @@ from devstack.lambdas import LambdaRuntime, install_moto_dispatch
 from devstack.mailbox import Mailbox
 from devstack.persistence import GeneratedSecrets, KmsPersistence, S3Persistence
 from devstack.postgres import Postgres, credentials_secret, split_for_template, start_postgres
+from devstack.stripe import StripeEmulator, StripeServer
 from devstack.template import REPO_ROOT, ResponseHeader, Template
 from devstack.workers import QueuePoller, Scheduler
 
@@ -77,6 +79,8 @@ class LocalStack:
         # The emulators, when this stack runs them (GITEA_URL / EASYPANEL_URL unset).
         self.gitea: GiteaServer | None = None
         self.easypanel: EasypanelServer | None = None
+        # The Stripe emulator, when this stack runs it (STRIPE_SECRET_KEY unset).
+        self.stripe: StripeServer | None = None
         self._emulated_environment: dict[str, str] = {}
         self._stop = threading.Event()
         self._saver: threading.Thread | None = None
@@ -114,6 +118,7 @@ class LocalStack:
             "AiAllowPrivateNetworks": "true",
             **split_for_template(self.database_url),
             **self._deploy_services(),
+            **self._payment_service(),
         }
         state = cfg.data_dir / "aws"
         provisioner = AwsProvisioner(
@@ -148,6 +153,42 @@ class LocalStack:
                 self._saver = threading.Thread(target=self._save_periodically, name="persist", daemon=True)
                 self._saver.start()
         return self
+
+    def _payment_service(self) -> dict[str, str]:
+        """Template parameters for Stripe: the account STRIPE_SECRET_KEY (with STRIPE_WEBHOOK_SECRET and
+        STRIPE_API_BASE) names, else an emulator this stack starts, whose webhooks reach this stack's own
+        webhook route signed with its secret. Secrets go to Secrets Manager, as in AWS."""
+        assert self.moto is not None
+        cfg = self.config
+        sm = client("secretsmanager", self.moto.endpoint)
+
+        def secret(name: str, value: str) -> str:
+            return str(sm.create_secret(Name=f"{cfg.stack_name}/{name}", SecretString=value)["ARN"])
+
+        parameters: dict[str, str] = {}
+        if os.environ.get("STRIPE_PRICE_LOOKUP_KEYS"):
+            parameters["StripePriceLookupKeys"] = os.environ["STRIPE_PRICE_LOOKUP_KEYS"]
+        key = _external("STRIPE_SECRET_KEY")
+        if key:
+            parameters["StripeSecretKeySecretArn"] = secret("stripe-secret-key", key)
+            if os.environ.get("STRIPE_WEBHOOK_SECRET"):
+                parameters["StripeWebhookSecretArn"] = secret(
+                    "stripe-webhook-secret", os.environ["STRIPE_WEBHOOK_SECRET"]
+                )
+            if _external("STRIPE_API_BASE"):
+                parameters["StripeApiBase"] = _external("STRIPE_API_BASE")
+            return parameters
+        # make dev delivers webhooks from a thread of the emulator's, retrying as Stripe does; tests deliver
+        # them in the thread that made the change (and retry when they say so).
+        emulator = StripeEmulator(
+            delivery="background" if cfg.run_workers else "sync", webhook_url=f"{cfg.url}/api/billing/webhook"
+        )
+        self.stripe = StripeServer(emulator).start()
+        parameters["StripeApiBase"] = self._emulated_environment["STRIPE_API_BASE"] = self.stripe.url
+        parameters["StripeSecretKeySecretArn"] = secret("stripe-secret-key", emulator.secret_key)
+        parameters["StripeWebhookSecretArn"] = secret("stripe-webhook-secret", emulator.webhook_secret)
+        print(f"[stack] Stripe emulator on {self.stripe.url} (Checkout and the portal are pages there)")
+        return parameters
 
     def _deploy_services(self) -> dict[str, str]:
         """Template parameters for Gitea and Easypanel: the servers GITEA_URL / EASYPANEL_URL name
@@ -195,6 +236,14 @@ class LocalStack:
         parameters["AppsDomain"] = _external("APPS_DOMAIN")
         if not parameters["AppsDomain"]:
             parameters["AppsDomain"] = self._emulated_environment["APPS_DOMAIN"] = "localhost"
+        deployed_app_url = _external("DEPLOYED_APP_URL")
+        if deployed_app_url:
+            parameters["DeployedAppUrl"] = deployed_app_url
+        elif self.easypanel is not None:
+            # *.localhost resolves to this machine in browsers, and the emulator serves each app at
+            # its own host name on its port: the URL a deployment shows opens on a laptop.
+            port = urlsplit(self.easypanel.url).port
+            parameters["DeployedAppUrl"] = self._emulated_environment["DEPLOYED_APP_URL"] = f"http://{{host}}:{port}"
         healthcheck = _external("APP_HEALTHCHECK_URL")
         if healthcheck:
             parameters["AppHealthcheckUrl"] = healthcheck
@@ -284,6 +333,8 @@ class LocalStack:
             self.moto.stop()
         if self.easypanel is not None:
             self.easypanel.stop()
+        if self.stripe is not None:
+            self.stripe.stop()
         if self.gitea is not None:
             self.gitea.stop()
         for name in self._emulated_environment:

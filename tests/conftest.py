@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -53,6 +54,10 @@ def database_url(stack: LocalStack) -> str:
     return stack.database_url
 
 
+# Reference data the migrations seed (the tiers' limits): emptied with the rest, then put back as migrated.
+SEEDED_TABLES = ("plans",)
+
+
 @pytest.fixture(scope="session")
 def _table_names(database_url: str) -> list[str]:
     with psycopg.connect(database_url) as conn:
@@ -62,16 +67,32 @@ def _table_names(database_url: str) -> list[str]:
     return [row[0] for row in rows]
 
 
+@pytest.fixture(scope="session")
+def _seeded_rows(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """The seeded tables' rows as the migrations left them (read before any test changes them)."""
+    with psycopg.connect(database_url) as conn:
+        return {table: conn.execute(f'SELECT * FROM "{table}"').fetchall() for table in SEEDED_TABLES}
+
+
 @pytest.fixture(autouse=True)
 def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     """Tests that use the database start from empty tables (cheaper than a database each)."""
+    uses_database = "database_url" in request.fixturenames or "stack" in request.fixturenames
+    if uses_database:
+        request.getfixturevalue("_seeded_rows")  # read once, before the first test can change them
     yield
-    if "database_url" in request.fixturenames or "stack" in request.fixturenames:
+    if uses_database:
         wait_for_executions(request.getfixturevalue("stack"))
         url = request.getfixturevalue("database_url")
         tables = request.getfixturevalue("_table_names")
+        seeded = request.getfixturevalue("_seeded_rows")
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE")
+            for table, rows in seeded.items():
+                if rows:
+                    marks = ", ".join(["%s"] * len(rows[0]))
+                    with conn.cursor() as cursor:
+                        cursor.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
 
 
 def wait_for_executions(stack: LocalStack, timeout_s: float = 180.0) -> None:

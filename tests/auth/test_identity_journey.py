@@ -1,9 +1,11 @@
-"""The identity capability end to end, as a client sees it: HTTP and the dev mailbox only."""
+"""The identity capability end to end, as a client sees it: HTTP and the dev mailbox (and one arrangement in
+SQL: the team's plan)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from starlette.testclient import TestClient
 
 from tests.auth.helpers import APP_ORIGIN, STRONG, login, mail_token, refresh_cookie, register
@@ -13,7 +15,7 @@ def bearer(session: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {session.json()['accessToken']}"}
 
 
-def test_two_people_build_a_team(client: TestClient) -> None:
+def test_two_people_build_a_team(client: TestClient, db: psycopg.Connection[Any]) -> None:
     # Olivia signs up, confirms her address and signs in.
     assert register(client, "olivia@example.com", name="Olivia").status_code == 201
     token = mail_token(client, "olivia@example.com", "/verify-email")
@@ -32,6 +34,12 @@ def test_two_people_build_a_team(client: TestClient) -> None:
     assert team.status_code == 201
     team_id = team.json()["organization"]["id"]
     assert team.json()["organization"]["slug"] == "rocket-team"
+    # The Free plan has room for her alone: inviting asks her to upgrade. (She upgrades; paying is the billing
+    # tests' journey.)
+    invite = {"email": "pat@example.com", "role": "member", "permissions": ["view"]}
+    refused = client.post(f"/api/organizations/{team_id}/members", json=invite, headers=olivia_auth)
+    assert refused.status_code == 402 and refused.json()["error"]["code"] == "plan_limit_reached"
+    db.execute("UPDATE organizations SET subscription_tier = 'pro' WHERE id = %s", (team_id,))
     invited = client.post(
         f"/api/organizations/{team_id}/members",
         json={"email": "pat@example.com", "role": "member", "permissions": ["view"]},

@@ -35,8 +35,17 @@ def unique_repo_name() -> str:
     return f"acme--shop-{uuid.uuid4().hex[:10]}"
 
 
-def clone(server: GiteaServer, owner: str, name: str, into: Path, *, token: str | None = GITEA_TOKEN) -> Path:
-    """``git clone`` over HTTP from the emulator's clone URL (Basic auth with the token, as Gitea wants)."""
+def clone(
+    server: GiteaServer,
+    owner: str,
+    name: str,
+    into: Path,
+    *,
+    token: str | None = GITEA_TOKEN,
+    branch: str | None = None,
+) -> Path:
+    """``git clone`` over HTTP from the emulator's clone URL (Basic auth with the token, as Gitea wants); the
+    default branch unless ``branch``."""
     auth = f"{GITEA_USER}:{token}@" if token else ""
     url = f"http://{auth}{server.url.removeprefix('http://')}/{owner}/{name}.git"
     env = {
@@ -45,7 +54,9 @@ def clone(server: GiteaServer, owner: str, name: str, into: Path, *, token: str 
         "HOME": str(into.parent),
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
     }
-    subprocess.run(["git", "clone", "-q", url, str(into)], check=True, capture_output=True, env=env, timeout=60)
+    branch_args = ["--branch", branch] if branch else []
+    command = ["git", "clone", "-q", *branch_args, url, str(into)]
+    subprocess.run(command, check=True, capture_output=True, env=env, timeout=60)
     return into
 
 

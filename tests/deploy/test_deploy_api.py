@@ -60,6 +60,11 @@ def past_deployment(
         ),
     ).fetchone()
     assert row is not None
+    if status == "success":  # as MarkLive leaves the project
+        db.execute(
+            "UPDATE projects SET status = 'deployed', deployment_url = %s WHERE id = %s",
+            ("https://app.example.test", project["id"]),
+        )
     return row[0]  # type: ignore[no-any-return]
 
 
@@ -165,13 +170,16 @@ def test_a_second_deploy_while_one_is_active_is_409(
 def test_the_free_plan_deploys_one_project(
     client: TestClient, owner: Account, org: Any, project: dict[str, Any], db: psycopg.Connection[Any]
 ) -> None:
+    set_tier(db, org, "pro")
     deployed = create_project(client, owner, org, name="Live", template="blank")
     past_deployment(db, deployed, "success")
+    set_tier(db, org, "free")  # two projects from a time it was Pro; one deployed
     before = counts(db, project)
     response = deploy(client, owner, project)
     assert response.status_code == 402, response.text
     error = response.json()["error"]
-    assert error["code"] == "plan_limit_reached" and error["details"] == {"limit": 1}
+    assert error["code"] == "plan_limit_reached"
+    assert error["details"] == {"limit": 1, "used": 1, "tier": "free", "resource": "deployments"}
     assert counts(db, project) == before
 
     # The project already deployed may deploy again; a Pro organization may deploy more.
@@ -363,3 +371,20 @@ def test_logs_follow_from_a_sequence_number(
     assert [line["line"] for line in following["lines"]] == ["service ready"]
     assert following["next"] > first["next"]
     assert client.get(url, params={"since": -1}, headers=owner.headers).status_code == 422
+
+
+def test_the_maintenance_ends_a_deployment_whose_execution_died(
+    client: TestClient, stack: LocalStack, owner: Account, project: dict[str, Any], db: psycopg.Connection[Any]
+) -> None:
+    recent = past_deployment(db, project, "running", started_at=datetime.now(UTC) - timedelta(minutes=10))
+    assert stack.scheduler is not None
+    assert stack.scheduler.run_now("MaintenanceFunction")["deleted"]["abandonedDeploymentsFailed"] == 0
+    db.execute("UPDATE deployment_logs SET started_at = now() - interval '3 hours' WHERE id = %s", (recent,))
+
+    assert stack.scheduler.run_now("MaintenanceFunction")["deleted"]["abandonedDeploymentsFailed"] == 1
+
+    ended = client.get(f"/api/deployments/{recent}", headers=owner.headers).json()["deployment"]
+    assert ended["status"] == "failed" and ended["errorMessage"] == FAILED_MESSAGE
+    lines = client.get(f"/api/deployments/{recent}/logs", headers=owner.headers).json()["lines"]
+    assert lines[-1]["line"] == f"The deployment stopped answering and was ended. {FAILED_MESSAGE}"
+    assert deploy(client, owner, project).status_code == 202

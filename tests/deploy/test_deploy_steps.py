@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import psycopg
@@ -22,8 +23,9 @@ from devstack.aws import client as aws_client
 from devstack.easypanel import EasypanelServer
 from devstack.gitea import GiteaServer
 from devstack.stack import LocalStack
+from tests.deploy.blob_reads import BlobReads
 from tests.deploy.gitea_fixtures import clone, files_of
-from tests.projects.support import create_project
+from tests.projects.support import create_project, put
 from tests.support.identity import Account
 
 FAILED_MESSAGE = "Deployment failed. Please contact us."
@@ -148,16 +150,24 @@ def test_a_static_site_goes_live_and_a_second_deployment_creates_nothing_twice(
     app, ep_project = row["easypanel_app_id"], row["easypanel_project_id"]
     assert app and ep_project and row["easypanel_database_id"] == f"{app}-db"
     assert row["status"] == "deployed" and row["last_deployed_at"] is not None
-    assert row["deployment_url"] == done["url"] == f"https://{app}.localhost"
+    # The local stack's APP_URL: the app's own host name on the emulator's port (*.localhost is loopback).
+    assert row["deployment_url"] == done["url"] == f"http://{app}.localhost:{urlsplit(panel.url).port}"
     assert row["database_secret"] is not None and "password" not in json.dumps(row["database_secret"])
     assert row["gitea_repo_full_name"]
 
-    # The deployed commit is main of the project's repository: the version's files plus the generated ones.
+    # The deployed commit is the repository's deploy branch: the version's files plus the generated ones; main
+    # holds the versions only (one commit each, nothing generated).
     owner_name, repo_name = row["gitea_repo_full_name"].split("/")
-    checkout = clone(gitea, owner_name, repo_name, tmp_path / "clone", token=next(iter(gitea.emulator.tokens)))
+    secret = next(iter(gitea.emulator.tokens))
+    checkout = clone(gitea, owner_name, repo_name, tmp_path / "clone", token=secret, branch="deploy")
     files = files_of(checkout)
     assert "index.html" in files and b"nginx" in files["Dockerfile"] and b"try_files" in files["nginx.conf"]
     assert panel.emulator.deployed_commit(ep_project, app) == done["commit_sha"]
+    versions_only = files_of(clone(gitea, owner_name, repo_name, tmp_path / "main", token=secret))
+    assert "index.html" in versions_only and "Dockerfile" not in versions_only
+    assert files == {**versions_only, "Dockerfile": files["Dockerfile"], "nginx.conf": files["nginx.conf"]}
+    # The panel builds the deploy branch: a version mirrored to main meanwhile cannot change what it builds.
+    assert panel.emulator.calls_to("services.app.updateSourceGit")[-1].input["ref"] == "deploy"
 
     # The app's environment: the database URL and NODE_ENV; the app answers where the panel serves it.
     env = panel.emulator.service_env(ep_project, app)
@@ -168,14 +178,14 @@ def test_a_static_site_goes_live_and_a_second_deployment_creates_nothing_twice(
     assert next(iter(gitea.emulator.tokens)) not in log + (done["build_log"] or "")
 
     # Deploying again reuses the repository, the services and the commit.
-    history = commits(gitea, owner_name, repo_name, tmp_path / "before")
+    history = commits(gitea, owner_name, repo_name, tmp_path / "before", branch="deploy")
     assert history[-1] == done["commit_sha"]
     gitea.emulator.requests.clear()
     second = start_deployment(db, project, owner)
     assert run_machine(stack, second)["status"] == "SUCCEEDED"
     again = deployment(db, second)
     assert again["status"] == "success" and again["commit_sha"] == done["commit_sha"]
-    assert commits(gitea, owner_name, repo_name, tmp_path / "after") == history
+    assert commits(gitea, owner_name, repo_name, tmp_path / "after", branch="deploy") == history
     assert services_of(panel, ep_project) == sorted([(app, "app"), (f"{app}-db", "postgres")])
     created = [c for c in panel.emulator.calls if c.procedure.endswith("createService")]
     assert len([c for c in created if c.input.get("serviceName") in (app, f"{app}-db")]) == 2
@@ -184,9 +194,9 @@ def test_a_static_site_goes_live_and_a_second_deployment_creates_nothing_twice(
     assert writes == []
 
 
-def commits(gitea: GiteaServer, owner: str, name: str, into: Path) -> list[str]:
-    """The shas of main, oldest first, from a fresh clone."""
-    checkout = clone(gitea, owner, name, into, token=next(iter(gitea.emulator.tokens)))
+def commits(gitea: GiteaServer, owner: str, name: str, into: Path, *, branch: str = "main") -> list[str]:
+    """The shas of ``branch``, oldest first, from a fresh clone."""
+    checkout = clone(gitea, owner, name, into, token=next(iter(gitea.emulator.tokens)), branch=branch)
     out = subprocess.run(
         ["git", "-C", str(checkout), "log", "--reverse", "--format=%H"], check=True, capture_output=True, text=True
     ).stdout
@@ -269,3 +279,65 @@ def test_a_permanent_refusal_ends_failed_at_its_step_without_retrying(
     log = log_text(db, deployment_id)
     assert "The deployment failed at EnsureApp." in log and "secret-ish panel answer" not in log
     assert project_row(db, project)["status"] == "error"
+
+
+def test_a_database_that_does_not_answer_is_a_transient_error_the_machine_retries(
+    stack: LocalStack, client: TestClient, owner: Account, org: Any, db: psycopg.Connection[Any]
+) -> None:
+    from deploy_steps_fn import service as steps
+
+    from mm_common.deploy.errors import TransientError
+
+    project = create_project(client, owner, org, "Blip", template="blank")
+    deployment_id = start_deployment(db, project, owner)
+
+    def database_gone(step: Any) -> Any:
+        raise psycopg.OperationalError("connection to server failed: Connection refused")
+
+    assert stack.runtime is not None
+    with pytest.raises(TransientError) as raised:
+        stack.runtime.run_in_environment(
+            lambda: steps.run("Prepare", database_gone, {"deploymentId": str(deployment_id)})
+        )
+    assert type(raised.value).__name__ == "TransientError"  # the name the machine's Retry matches
+    assert timeline(db, deployment_id) == [("Prepare", "failed", 1)]
+
+
+def test_an_update_after_a_one_file_edit_reads_only_that_file(
+    client: TestClient,
+    owner: Account,
+    org: Any,
+    db: psycopg.Connection[Any],
+    stack: LocalStack,
+    panel: EasypanelServer,
+    gitea: GiteaServer,
+    tmp_path: Path,
+) -> None:
+    project = create_project(client, owner, org, "Many files", template="blank")
+    for number in range(30):
+        assert put(client, owner, project, f"pages/p{number:02}.html", f"<p>{number}</p>\n").status_code == 201
+    assert client.post(f"/api/projects/{project['id']}/versions", headers=owner.headers).status_code == 201
+    assert run_machine(stack, start_deployment(db, project, owner))["status"] == "SUCCEEDED"
+    assert put(client, owner, project, "pages/p07.html", "<p>seven</p>\n").status_code == 200
+    edited = client.post(f"/api/projects/{project['id']}/versions", headers=owner.headers)
+    assert edited.status_code == 201
+
+    reads = BlobReads()
+    try:
+        update = start_deployment(db, project, owner)
+        assert run_machine(stack, update)["status"] == "SUCCEEDED"
+    finally:
+        reads.close()
+
+    changed = client.get(f"/api/projects/{project['id']}/files/pages/p07.html", headers=owner.headers).json()
+    assert {key.rsplit("/", 1)[-1] for key in reads.blobs()} == {changed["sha256"]}, reads.blobs()
+    row = project_row(db, project)
+    owner_name, repo_name = row["gitea_repo_full_name"].split("/")
+    secret = next(iter(gitea.emulator.tokens))
+    deployed = files_of(clone(gitea, owner_name, repo_name, tmp_path / "deploy", token=secret, branch="deploy"))
+    assert deployed["pages/p07.html"] == b"<p>seven</p>\n" and deployed["pages/p08.html"] == b"<p>8</p>\n"
+    assert (
+        "Dockerfile" in deployed
+        and deployment(db, update)["commit_sha"]
+        == commits(gitea, owner_name, repo_name, tmp_path / "log", branch="deploy")[-1]
+    )

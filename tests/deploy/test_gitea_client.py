@@ -119,6 +119,37 @@ def test_syncing_the_same_files_again_makes_no_commit(
     assert len(gitea.emulator.commits(ORG, repo_name)) == 2
 
 
+def test_a_branch_synced_from_a_base_starts_at_the_base_and_leaves_it_alone(
+    gitea: GiteaServer, gitea_client: GiteaClient, repo_name: str, tmp_path: Path
+) -> None:
+    gitea_client.create_org_repo(ORG, repo_name)
+    main = gitea_client.sync_tree(ORG, repo_name, V1, "Version 1", AUTHOR)
+    built = {**V1, "Dockerfile": b"FROM nginx\n"}
+
+    deployed = gitea_client.sync(ORG, repo_name, built, message="Deploy", author=AUTHOR, branch="deploy", base="main")
+
+    assert deployed.head is not None and len(deployed.commits) == 1
+    assert files_of(clone(gitea, ORG, repo_name, tmp_path / "deploy", branch="deploy")) == built
+    assert files_of(clone(gitea, ORG, repo_name, tmp_path / "main")) == V1
+    main_branch = gitea_client.get_branch(ORG, repo_name, "main")
+    assert main_branch is not None and main_branch.commit_sha == main
+    log = subprocess.run(
+        ["git", "-C", str(tmp_path / "deploy"), "log", "--format=%H %P", "-1"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert log == [deployed.head, main]  # the branch's first commit sits on main's head
+
+    # The branch exists now: creating it again answers it as it is, and the next sync commits onto it.
+    assert gitea_client.create_branch(ORG, repo_name, "deploy", from_ref="main").commit_sha == deployed.head
+    again = gitea_client.sync(ORG, repo_name, built, message="Deploy", author=AUTHOR, branch="deploy", base="main")
+    assert again.commits == [] and again.head == deployed.head
+    with pytest.raises(PermanentError) as missing:
+        gitea_client.create_branch(ORG, repo_name, "other", from_ref="no-such-branch")
+    assert missing.value.status == 404
+
+
 def test_an_update_a_deletion_and_an_addition_make_one_commit(
     gitea: GiteaServer, gitea_client: GiteaClient, repo_name: str, tmp_path: Path
 ) -> None:

@@ -19,6 +19,7 @@ from devstack.aws import client as aws_client
 from devstack.gitea import GiteaServer
 from devstack.stack import LocalStack
 from devstack.workers import QueuePoller
+from tests.deploy.blob_reads import BlobReads
 from tests.deploy.gitea_fixtures import clone, files_of
 from tests.projects.support import create_project, put
 from tests.support.identity import Account
@@ -233,3 +234,70 @@ def test_one_message_mirrors_every_older_version_still_waiting_first_in_order(
     log = history(gitea, repo_url.rsplit("/", 1)[-1], tmp_path / "clone")
     assert [sha for sha, *_ in log[1:]] == [sha for _, sha in commits]
     assert [subject for _, subject, _, _ in log[2:]] == ["First edit", "Second edit"]
+
+
+def test_the_hourly_maintenance_asks_again_for_versions_whose_message_was_lost(
+    client: TestClient,
+    owner: Account,
+    org: Any,
+    db: psycopg.Connection[Any],
+    stack: LocalStack,
+    mirror: QueuePoller,
+) -> None:
+    project = create_project(client, owner, org, "Lost", template="blank")
+    assert put(client, owner, project, "lost.txt", "one\n").status_code in (200, 201)
+    new_version(client, owner, project, "Lost edit")
+    # Both messages are lost (dead-lettered while Gitea was down, say). Taken off the queue one by one: SQS
+    # allows one purge a minute, and another test of this module purges.
+    assert stack.scheduler is not None
+    while waiting(mirror):
+        received = mirror.sqs.receive_message(QueueUrl=mirror.queue_url, MaxNumberOfMessages=10)
+        for message in received.get("Messages", []):
+            mirror.sqs.delete_message(QueueUrl=mirror.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    recent = stack.scheduler.run_now("MaintenanceFunction")
+    assert waiting(mirror) == 0, recent  # within the grace period: the message may still be on its way
+
+    db.execute(
+        "UPDATE project_versions SET created_at = now() - interval '1 hour' WHERE project_id = %s", (project["id"],)
+    )
+    result = stack.scheduler.run_now("MaintenanceFunction")
+    assert result["deleted"]["mirrorsRequeued"] >= 1
+    drain(mirror)
+
+    commits = recorded_commits(db, project)
+    assert [number for number, _ in commits] == [1, 2] and all(sha for _, sha in commits)
+    # Once backed up, nothing is asked again.
+    assert stack.scheduler.run_now("MaintenanceFunction")["deleted"]["mirrorsRequeued"] == 0
+
+
+def test_a_one_file_edit_of_a_large_project_reads_and_sends_only_that_file(
+    client: TestClient,
+    owner: Account,
+    org: Any,
+    db: psycopg.Connection[Any],
+    gitea: GiteaServer,
+    mirror: QueuePoller,
+    tmp_path: Path,
+) -> None:
+    project = create_project(client, owner, org, "Large", template="blank")
+    for number in range(40):
+        assert put(client, owner, project, f"src/file{number:02}.txt", f"file {number}\n").status_code == 201
+    new_version(client, owner, project, "Forty files")
+    drain(mirror)
+    assert put(client, owner, project, "src/file07.txt", "changed\n").status_code == 200
+    new_version(client, owner, project, "One edit")
+    gitea.emulator.requests.clear()
+
+    reads = BlobReads()
+    try:
+        drain(mirror)
+    finally:
+        reads.close()
+
+    assert len(reads.blobs()) == 1, reads.keys  # the changed file's blob; the 40 others are not read
+    posts = [r for r in gitea.emulator.requests if r.method == "POST" and r.path.endswith("/contents")]
+    assert len(posts) == 1
+    _, repo_url = repository(db, project)
+    assert repo_url is not None
+    checkout = files_of(clone(gitea, OWNER, repo_url.rsplit("/", 1)[-1], tmp_path / "clone", token=token(gitea)))
+    assert checkout["src/file07.txt"] == b"changed\n" and checkout["src/file08.txt"] == b"file 8\n"

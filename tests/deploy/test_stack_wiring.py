@@ -49,6 +49,12 @@ def test_the_functions_reach_the_easypanel_emulator_with_the_configured_token(st
     assert stack.runtime.run_in_environment(call_easypanel)
 
 
+def test_the_local_stack_gives_deployed_apps_an_address_a_browser_opens(stack: LocalStack) -> None:
+    assert stack.easypanel is not None
+    port = stack.easypanel.url.rsplit(":", 1)[1]
+    assert stack.function_environment["DEPLOYED_APP_URL"] == f"http://{{host}}:{port}"
+
+
 def test_a_wrong_token_is_refused_so_the_check_above_means_something(stack: LocalStack) -> None:
     assert stack.gitea is not None
     response = httpx.get(f"{stack.gitea.url}/api/v1/user", headers={"Authorization": "token not-the-token"})

@@ -165,9 +165,9 @@ def test_platform_key_is_metered_and_the_quota_stops_jobs_before_any_call(
         metered = db.execute("SELECT metered_prompt_tokens, metered_completion_tokens FROM token_usage").fetchone()
         assert metered == (21, 9)
 
-        # An operator set the free tier's quota below what was used.
-        monkeypatch.setenv("AI_TOKEN_QUOTAS", '{"free": 25}')
-        get_settings.cache_clear()
+        # The organization is on the Free plan, and an admin set the free tier's quota below what was used.
+        db.execute("UPDATE organizations SET subscription_tier = 'free'")
+        db.execute("UPDATE plans SET monthly_ai_tokens = 25 WHERE tier = 'free'")
         requests_before = len(fake.requests)
         second = ask(client, world, "more please").json()["job"]
         assert run_worker(stack) == 1

@@ -16,7 +16,6 @@ from devstack.openapi import http_apps
 from devstack.stack import LocalStack
 from mm_common.api import api_routes
 from mm_common.auth import declared_action
-from mm_common.errors import Forbidden
 from mm_common.pagination import encode_cursor
 from mm_common.permissions import Action
 from tests.organizations.helpers import (
@@ -72,12 +71,6 @@ def test_the_app_declares_exactly_its_routes_each_with_its_action() -> None:
         for method in route.methods or ()
     }
     assert declared == EXPECTED_ROUTES
-
-
-def test_check_member_limit_is_the_no_op_billing_hook() -> None:
-    check_member_limit = service_module().check_member_limit
-    assert check_member_limit.__doc__ and "billing" in check_member_limit.__doc__.lower()
-    assert check_member_limit(None, uuid.uuid4()) is None  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------ organizations
@@ -477,34 +470,39 @@ def test_invite_refuses_bad_input_and_sends_nothing(
     assert len(client.get("/dev/mail.json").json()) == mail_before
 
 
-def test_the_member_limit_hook_guards_invitations_and_acceptance(
-    client: TestClient, db: DB, owner: User, org: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+def test_the_plans_member_limit_counts_pending_invitations_and_refuses_with_402(
+    client: TestClient, db: DB, owner: User, org: uuid.UUID
 ) -> None:
-    """Billing will plug tier limits into check_member_limit: both places where membership grows call it,
-    inside their transaction, so a refusal there leaves nothing behind."""
-    service = service_module()
-    ivy = make_user(db)
-    assert invite(client, owner, org, ivy.email).status_code == 201
-    token = invitation_token(client, ivy.email)
-    calls: list[uuid.UUID] = []
-
-    def full(conn: Any, organization_id: uuid.UUID) -> None:
-        calls.append(organization_id)
-        raise Forbidden("This plan allows no more members.", code="member_limit_reached")
-
-    monkeypatch.setattr(service, "check_member_limit", full)  # the handlers run in this process
-    mail_before = len(client.get("/dev/mail.json").json())
+    """Both places where membership grows ask the plan, inside their transaction: a refusal leaves nothing behind."""
+    db.execute("UPDATE organizations SET subscription_tier = 'free' WHERE id = %s", (org,))
     refused = invite(client, owner, org, f"jo-{uuid.uuid4().hex[:8]}@example.com")
-    assert refused.status_code == 403 and error_code(refused) == "member_limit_reached"
-    declined = accept(client, ivy, token)
-    assert declined.status_code == 403 and error_code(declined) == "member_limit_reached"
-    assert calls == [org, org]
-    assert count(db, "SELECT count(*) FROM invitations") == 1 and membership(db, org, ivy) is None
-    assert len(client.get("/dev/mail.json").json()) == mail_before
-    assert len(audit_rows(db, "member.invite")) == 1 and audit_rows(db, "member.add") == []
+    assert refused.status_code == 402, refused.text
+    assert refused.json()["error"]["details"] == {"limit": 1, "used": 1, "tier": "free", "resource": "members"}
+    assert "Upgrade" in refused.json()["error"]["message"]
 
-    monkeypatch.undo()
+    db.execute("UPDATE organizations SET subscription_tier = 'pro' WHERE id = %s", (org,))
+    db.execute("UPDATE plans SET max_members = 2 WHERE tier = 'pro'")
+    ivy = make_user(db)
+    assert invite(client, owner, org, ivy.email).status_code == 201  # the owner and a pending invitation: 2
+    token = invitation_token(client, ivy.email)
+    mail_before = len(client.get("/dev/mail.json").json())
+    full = invite(client, owner, org, f"jo-{uuid.uuid4().hex[:8]}@example.com")
+    assert full.status_code == 402 and full.json()["error"]["details"]["used"] == 2
+    assert invite(client, owner, org, ivy.email).status_code == 201  # a new invitation replaces hers: still 2
+    token = invitation_token(client, ivy.email)
+
+    # An admin lowers the limit below what the organization has: nothing is removed, the pending
+    # invitation cannot be accepted while the organization is over it.
+    db.execute("UPDATE plans SET max_members = 1 WHERE tier = 'pro'")
+    declined = accept(client, ivy, token)
+    assert declined.status_code == 402 and error_code(declined) == "plan_limit_reached"
+    assert membership(db, org, ivy) is None and audit_rows(db, "member.add") == []
+    assert count(db, "SELECT count(*) FROM invitations WHERE accepted_at IS NULL AND revoked_at IS NULL") == 1
+    assert len(client.get("/dev/mail.json").json()) == mail_before + 1  # the replacing invitation's only
+
+    db.execute("UPDATE plans SET max_members = 2 WHERE tier = 'pro'")
     assert accept(client, ivy, token).status_code == 200
+    assert membership(db, org, ivy) is not None
 
 
 # ------------------------------------------------------------------------------------ members
@@ -646,6 +644,7 @@ def test_changes_are_audited_with_ip_and_user_agent_and_the_log_filters(
 ) -> None:
     organization = create_org(remote_client, owner, "Audited")
     org = organization["id"]
+    db.execute("UPDATE organizations SET subscription_tier = 'pro' WHERE id = %s", (org,))  # room for a guest
     assert (
         remote_client.patch(f"/api/organizations/{org}", json={"name": "Audited 2"}, headers=owner.headers).status_code
         == 200

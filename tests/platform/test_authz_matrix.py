@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from starlette.testclient import TestClient
 
 from devstack.openapi import http_apps
+from devstack.stack import LocalStack
 from mm_common.api import api_routes
 from mm_common.auth import declared_action
 from mm_common.permissions import (
@@ -253,6 +254,23 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/projects/{id}/deployments"): lambda w: {"path": w.in_project()},
     ("GET", "/api/deployments/{id}"): lambda w: {"path": {"id": _deployment(w)}},
     ("GET", "/api/deployments/{id}/logs"): lambda w: {"path": {"id": _deployment(w)}, "query": {"since": 0}},
+    # Billing.
+    ("PATCH", "/api/admin/plans/{tier}"): lambda w: {"path": {"tier": "pro"}, "json": {"description": "Changed."}},
+    ("POST", "/api/billing/checkout"): lambda w: _on_free_plan(
+        w, {"organizationId": str(w.organization), "tier": "pro"}
+    ),
+    ("POST", "/api/billing/portal"): lambda w: _with_customer(w),
+    ("GET", "/api/billing/subscription"): lambda w: {"query": {"organizationId": str(w.organization)}},
+    ("GET", "/api/billing/invoices"): lambda w: {"query": {"organizationId": str(w.organization)}},
+    ("GET", "/api/projects/{id}/deploy"): lambda w: {"path": w.in_project()},
+    ("POST", "/api/projects/{id}/deploy/stop"): lambda w: _live_app(w),
+    ("POST", "/api/projects/{id}/deploy/start"): lambda w: _live_app(w),
+    ("DELETE", "/api/projects/{id}/deploy"): lambda w: _live_app(w),
+    ("PUT", "/api/projects/{id}/deploy/domain"): lambda w: {
+        **_live_app(w, tier="pro"),
+        "json": {"host": f"m{uuid.uuid4().hex[:10]}.example.com"},
+    },
+    ("DELETE", "/api/projects/{id}/deploy/domain"): lambda w: _live_app(w, domain=True),
     # Chats, messages, prompts.
     ("POST", "/api/projects/{id}/chats"): lambda w: {"path": w.in_project(), "json": {"title": "New"}},
     ("GET", "/api/projects/{id}/chats"): lambda w: {"path": w.in_project()},
@@ -322,6 +340,53 @@ def _deployment(world: World) -> uuid.UUID:
 def _deployed(world: World) -> dict[str, Any]:
     _deployment(world)
     return {"path": world.in_project()}
+
+
+def _live_app(world: World, *, tier: str = "free", domain: bool = False) -> dict[str, Any]:
+    """The project deployed (as the state machine leaves it): an app service on the Easypanel emulator with its
+    default domain, the names and the URL recorded on the project; with ``domain`` a custom domain too."""
+    from mm_common.deploy.easypanel import EasypanelClient
+
+    stack: LocalStack = world.extras["stack"]
+    assert stack.easypanel is not None
+    project = world.project()
+    names = ("matrix", f"m-{uuid.uuid4().hex[:12]}")
+    custom = f"c{uuid.uuid4().hex[:10]}.example.com" if domain else None
+    with EasypanelClient(stack.easypanel.url, token=stack.easypanel.emulator.api_token) as panel:
+        panel.ensure_project(names[0])
+        panel.ensure_app(*names)
+        for host in (f"{names[1]}.localhost", custom):
+            if host:
+                panel.ensure_domain(*names, host=host, port=80)
+    world.db.execute(
+        """
+        UPDATE projects SET easypanel_project_id = %s, easypanel_app_id = %s, deployment_url = %s,
+                            status = 'deployed', custom_domain = %s
+        WHERE id = %s
+        """,
+        (*names, f"https://{names[1]}.localhost", custom, project["id"]),
+    )
+    world.db.execute("UPDATE organizations SET subscription_tier = %s WHERE id = %s", (tier, world.organization))
+    return {"path": world.in_project()}
+
+
+def _on_free_plan(world: World, body: dict[str, Any]) -> dict[str, Any]:
+    world.db.execute("UPDATE organizations SET subscription_tier = 'free' WHERE id = %s", (world.organization,))
+    return {"json": body}
+
+
+def _with_customer(world: World) -> dict[str, Any]:
+    """The organization has a Stripe customer (on the stack's Stripe emulator), as its first Checkout leaves it."""
+    import stripe
+
+    stack: LocalStack = world.extras["stack"]
+    assert stack.stripe is not None
+    sdk = stripe.StripeClient(stack.stripe.emulator.secret_key, base_addresses={"api": stack.stripe.url})
+    customer = sdk.v1.customers.create({"name": "Matrix", "metadata": {"organizationId": str(world.organization)}})
+    world.db.execute(
+        "UPDATE organizations SET stripe_customer_id = %s WHERE id = %s", (customer.id, world.organization)
+    )
+    return {"json": {"organizationId": str(world.organization)}}
 
 
 def _provider(world: World) -> uuid.UUID:
@@ -477,9 +542,16 @@ CASES = [
 
 @pytest.mark.parametrize(("method", "path", "action", "persona"), CASES)
 def test_authorization_matrix(
-    client: TestClient, db: psycopg.Connection[Any], method: str, path: str, action: Action, persona: Persona
+    client: TestClient,
+    stack: LocalStack,
+    db: psycopg.Connection[Any],
+    method: str,
+    path: str,
+    action: Action,
+    persona: Persona,
 ) -> None:
     world = build_world(client, db, persona)
+    world.extras["stack"] = stack
     sample = SAMPLES[(method, path)](world)
     url = path.replace(":path}", "}").format(**{k: str(v) for k, v in sample.get("path", {}).items()})
     headers = world.caller.headers if world.caller else {}

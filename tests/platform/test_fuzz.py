@@ -85,6 +85,7 @@ RESOURCE_OF_SEGMENT = {
     "members": "member",
     "messages": "message",
     "organizations": "organization",
+    "plans": "plan",
     "projects": "project",
     "prompts": "prompt",
     "sessions": "session",
@@ -195,6 +196,7 @@ def world(client: TestClient, db: psycopg.Connection[Any]) -> World:
         "invitation": invitation["id"],
         "provider": str(provider[0]),
         "model": str(model[0]),
+        "plan": "pro",
     }
     return World(owner=owner, admin=admin, ids=ids)
 

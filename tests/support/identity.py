@@ -71,10 +71,14 @@ def access_token(db: psycopg.Connection[Any], user_id: uuid.UUID, email: str, ro
     return token
 
 
-def make_organization(db: psycopg.Connection[Any], owner: Account, name: str = "Acme") -> uuid.UUID:
+def make_organization(
+    db: psycopg.Connection[Any], owner: Account, name: str = "Acme", tier: str = "enterprise"
+) -> uuid.UUID:
+    """An organization owned by ``owner``: Enterprise (no plan limits) unless the test is about a tier's."""
     slug = f"org-{uuid.uuid4().hex[:12]}"
     row = db.execute(
-        "INSERT INTO organizations (name, slug, owner_id) VALUES (%s, %s, %s) RETURNING id", (name, slug, owner.id)
+        "INSERT INTO organizations (name, slug, owner_id, subscription_tier) VALUES (%s, %s, %s, %s) RETURNING id",
+        (name, slug, owner.id, tier),
     ).fetchone()
     assert row is not None
     add_member(db, row[0], owner, "owner", ["view", "edit", "deploy", "manage", "invite"])

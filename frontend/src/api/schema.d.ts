@@ -95,6 +95,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/plans/{tier}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a plan's limits or prices */
+        patch: operations["update_plan_api_admin_plans__tier__patch"];
+        trace?: never;
+    };
     "/api/ai/models": {
         parameters: {
             query?: never;
@@ -259,6 +276,91 @@ export interface paths {
         put?: never;
         /** Confirm an e-mail address */
         post: operations["verify_email_api_auth_verify_email_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/checkout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a Checkout for a plan: where to send the browser */
+        post: operations["checkout_api_billing_checkout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/invoices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Invoices, newest first */
+        get: operations["invoices_api_billing_invoices_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/portal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Open the Billing Portal (change or cancel the plan, payment methods): where to send the browser */
+        post: operations["portal_api_billing_portal_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/subscription": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The plan that applies now, its limits and the usage against them */
+        get: operations["subscription_api_billing_subscription_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/billing/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stripe's webhook (signed with the endpoint's secret; replays change nothing) */
+        post: operations["webhook_api_billing_webhook_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -647,6 +749,23 @@ export interface paths {
         patch: operations["update_member_api_organizations__id__members__memberId__patch"];
         trace?: never;
     };
+    "/api/plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The plans: limits and display prices */
+        get: operations["list_plans_api_plans_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/project-templates": {
         parameters: {
             query?: never;
@@ -693,7 +812,7 @@ export interface paths {
         get: operations["get_project_api_projects__id__get"];
         put?: never;
         post?: never;
-        /** Delete a project */
+        /** Delete a project (its deployed app and database are destroyed, its repository archived) */
         delete: operations["delete_project_api_projects__id__delete"];
         options?: never;
         head?: never;
@@ -726,11 +845,31 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** The project's deployed app */
+        get: operations["get_state_api_projects__id__deploy_get"];
         put?: never;
         /** Deploy a version (default: the working copy) to a live URL */
         post: operations["deploy_api_projects__id__deploy_post"];
-        delete?: never;
+        /** Destroy the app and its database (the history and the repository stay) */
+        delete: operations["destroy_api_projects__id__deploy_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/deploy/domain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Serve the app at a custom domain too (Pro and Enterprise); answers the DNS record to create */
+        put: operations["set_domain_api_projects__id__deploy_domain_put"];
+        post?: never;
+        /** Stop serving the app at its custom domain */
+        delete: operations["remove_domain_api_projects__id__deploy_domain_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -747,6 +886,40 @@ export interface paths {
         put?: never;
         /** Redeploy the version a past successful deployment ran */
         post: operations["rollback_api_projects__id__deploy_rollback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/deploy/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start the stopped app again */
+        post: operations["start_api_projects__id__deploy_start_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/deploy/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stop the app (its database is disabled; nothing is deleted) */
+        post: operations["stop_api_projects__id__deploy_stop_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1416,6 +1589,26 @@ export interface components {
             /** Nextcursor */
             nextCursor?: string | null;
         };
+        /** CheckoutBody */
+        CheckoutBody: {
+            /**
+             * Organizationid
+             * Format: uuid
+             */
+            organizationId: string;
+            /**
+             * Tier
+             * @description The tier to subscribe to (Enterprise: contact us).
+             * @constant
+             */
+            tier: "pro";
+            /**
+             * Interval
+             * @default month
+             * @enum {string}
+             */
+            interval?: "month" | "year";
+        };
         /** ContextFile */
         ContextFile: {
             /** Path */
@@ -1496,6 +1689,18 @@ export interface components {
             /** Message */
             message?: string | null;
         };
+        /** CustomDomain */
+        CustomDomain: {
+            /** Host */
+            host: string;
+            /**
+             * Url
+             * @description Where the app answers once the DNS record exists.
+             */
+            url: string;
+            /** @description The DNS record to create at the domain's DNS provider. */
+            record: components["schemas"]["DnsRecord"];
+        };
         /** Decision */
         Decision: {
             message: components["schemas"]["Message"];
@@ -1514,6 +1719,48 @@ export interface components {
              * @description The database the app gets (remembered for the project; default: the project's choice, postgres at first).
              */
             database?: ("postgres" | "mariadb" | "none") | null;
+        };
+        /** DeployState */
+        DeployState: {
+            /**
+             * Projectid
+             * Format: uuid
+             */
+            projectId: string;
+            /**
+             * State
+             * @description not_deployed (never, or destroyed), deploying (a deployment is running), live, stopped, or failed (the last deployment failed; an earlier one may still be serving at `url`).
+             * @enum {string}
+             */
+            state: "not_deployed" | "deploying" | "live" | "stopped" | "failed";
+            /**
+             * Url
+             * @description Where the app answers (its own host).
+             */
+            url: string | null;
+            /**
+             * Servicename
+             * @description The app's service name on the deploy server.
+             */
+            serviceName: string | null;
+            /**
+             * Database
+             * @description The database the project deploys with.
+             * @enum {string}
+             */
+            database: "postgres" | "mariadb" | "none";
+            /** Lastdeployedat */
+            lastDeployedAt: string | null;
+            /**
+             * Activedeploymentid
+             * @description The deployment running now, if any.
+             */
+            activeDeploymentId: string | null;
+            customDomain: components["schemas"]["CustomDomain"] | null;
+        };
+        /** DeployStateEnvelope */
+        DeployStateEnvelope: {
+            deploy: components["schemas"]["DeployState"];
         };
         /** Deployment */
         Deployment: {
@@ -1644,6 +1891,32 @@ export interface components {
             toVersionId: string;
             /** Files */
             files: components["schemas"]["FileChange"][];
+        };
+        /** DnsRecord */
+        DnsRecord: {
+            /**
+             * Type
+             * @constant
+             */
+            type: "CNAME";
+            /**
+             * Name
+             * @description The record's name: the custom host.
+             */
+            name: string;
+            /**
+             * Value
+             * @description What it points at: the app's own host.
+             */
+            value: string;
+        };
+        /** DomainBody */
+        DomainBody: {
+            /**
+             * Host
+             * @description The host name the app should also answer at, e.g. app.example.com (lowercased).
+             */
+            host: string;
         };
         /** EmailBody */
         EmailBody: {
@@ -1801,6 +2074,49 @@ export interface components {
             role?: "admin" | "member" | "viewer";
             /** Permissions */
             permissions?: ("view" | "edit" | "deploy" | "manage" | "invite")[];
+        };
+        /** Invoice */
+        Invoice: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Number */
+            number: string | null;
+            /**
+             * Amountdue
+             * @description Minor units of `currency`.
+             */
+            amountDue: number;
+            /** Amountpaid */
+            amountPaid: number;
+            /** Currency */
+            currency: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "draft" | "open" | "paid" | "void" | "uncollectible";
+            /** Hostedinvoiceurl */
+            hostedInvoiceUrl: string | null;
+            /** Invoicepdf */
+            invoicePdf: string | null;
+            /** Periodstart */
+            periodStart: string | null;
+            /** Periodend */
+            periodEnd: string | null;
+            /** Paidat */
+            paidAt: string | null;
+            /** Createdat */
+            createdAt: string;
+        };
+        /** InvoicePage */
+        InvoicePage: {
+            /** Items */
+            items: components["schemas"]["Invoice"][];
+            /** Nextcursor */
+            nextCursor?: string | null;
         };
         /** Job */
         Job: {
@@ -2095,6 +2411,98 @@ export interface components {
             /** Nextcursor */
             nextCursor?: string | null;
         };
+        /** Plan */
+        Plan: {
+            /**
+             * Tier
+             * @enum {string}
+             */
+            tier: "free" | "pro" | "enterprise";
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
+            limits: components["schemas"]["PlanLimits"];
+            /**
+             * Monthlypricecents
+             * @description Display price a month, minor units (null: contact us).
+             */
+            monthlyPriceCents: number | null;
+            /** Yearlypricecents */
+            yearlyPriceCents: number | null;
+            /** Currency */
+            currency: string;
+            /** Updatedat */
+            updatedAt: string;
+        };
+        /**
+         * PlanBody
+         * @description What an admin or co-admin changes of a tier; fields left out stay as they are. null: unlimited.
+         */
+        PlanBody: {
+            /** Name */
+            name?: string | null;
+            /** Description */
+            description?: string | null;
+            /** Maxprojects */
+            maxProjects?: number | null;
+            /** Maxmembers */
+            maxMembers?: number | null;
+            /** Maxdeployments */
+            maxDeployments?: number | null;
+            /** Monthlyaitokens */
+            monthlyAiTokens?: number | null;
+            /** Customdomains */
+            customDomains?: boolean | null;
+            /** Monthlypricecents */
+            monthlyPriceCents?: number | null;
+            /** Yearlypricecents */
+            yearlyPriceCents?: number | null;
+        };
+        /** PlanEnvelope */
+        PlanEnvelope: {
+            plan: components["schemas"]["Plan"];
+        };
+        /** PlanLimits */
+        PlanLimits: {
+            /**
+             * Projects
+             * @description Projects (null: unlimited).
+             */
+            projects: number | null;
+            /**
+             * Members
+             * @description Members, pending invitations included (null: unlimited).
+             */
+            members: number | null;
+            /**
+             * Deployments
+             * @description Deployed projects (null: unlimited).
+             */
+            deployments: number | null;
+            /**
+             * Aitokens
+             * @description AI tokens a month on the platform's keys (null: unlimited).
+             */
+            aiTokens: number | null;
+            /** Customdomains */
+            customDomains: boolean;
+        };
+        /** PlanList */
+        PlanList: {
+            /** Items */
+            items: components["schemas"]["Plan"][];
+            /** Nextcursor */
+            nextCursor?: string | null;
+        };
+        /** PortalBody */
+        PortalBody: {
+            /**
+             * Organizationid
+             * Format: uuid
+             */
+            organizationId: string;
+        };
         /** PostMessageBody */
         PostMessageBody: {
             /** Content */
@@ -2332,6 +2740,14 @@ export interface components {
             /** Mode */
             mode?: number | null;
         };
+        /** RedirectEnvelope */
+        RedirectEnvelope: {
+            /**
+             * Url
+             * @description Where to send the browser (Stripe's hosted page).
+             */
+            url: string;
+        };
         /** RefreshBody */
         RefreshBody: {
             /** Refreshtoken */
@@ -2384,6 +2800,55 @@ export interface components {
             /** Refreshtoken */
             refreshToken?: string | null;
             user: components["schemas"]["User"];
+        };
+        /** Subscription */
+        Subscription: {
+            /**
+             * Organizationid
+             * Format: uuid
+             */
+            organizationId: string;
+            /**
+             * Tier
+             * @description The tier whose limits apply now.
+             * @enum {string}
+             */
+            tier: "free" | "pro" | "enterprise";
+            /**
+             * Subscribedtier
+             * @description The tier subscribed to (differs while past due beyond the grace).
+             * @enum {string}
+             */
+            subscribedTier: "free" | "pro" | "enterprise";
+            /**
+             * Status
+             * @description Stripe's subscription status (active, trialing, past_due, canceled, …).
+             */
+            status: string;
+            /** Interval */
+            interval: ("month" | "year") | null;
+            /** Currentperiodend */
+            currentPeriodEnd: string | null;
+            /** Cancelatperiodend */
+            cancelAtPeriodEnd: boolean;
+            /** Trialendsat */
+            trialEndsAt: string | null;
+            /**
+             * Graceendsat
+             * @description While past due: when the tier stops applying.
+             */
+            graceEndsAt: string | null;
+            /**
+             * Hascustomer
+             * @description Whether the Billing Portal can open (a Stripe customer exists).
+             */
+            hasCustomer: boolean;
+            limits: components["schemas"]["PlanLimits"];
+            usage: components["schemas"]["Usage"];
+        };
+        /** SubscriptionEnvelope */
+        SubscriptionEnvelope: {
+            subscription: components["schemas"]["Subscription"];
         };
         /** TagBody */
         TagBody: {
@@ -2492,6 +2957,22 @@ export interface components {
             /** Ispublic */
             isPublic?: boolean | null;
         };
+        /** Usage */
+        Usage: {
+            /** Projects */
+            projects: number;
+            /** Members */
+            members: number;
+            /** Deployments */
+            deployments: number;
+            /**
+             * Aitokens
+             * @description This month, on the platform's keys.
+             */
+            aiTokens: number;
+            /** Customdomains */
+            customDomains: number;
+        };
         /** User */
         User: {
             /**
@@ -2594,6 +3075,16 @@ export interface components {
             items: components["schemas"]["Version"][];
             /** Nextcursor */
             nextCursor?: string | null;
+        };
+        /** WebhookAnswer */
+        WebhookAnswer: {
+            /** Received */
+            received: boolean;
+            /**
+             * Duplicate
+             * @description The event was processed before; nothing changed.
+             */
+            duplicate: boolean;
         };
     };
     responses: never;
@@ -3443,6 +3934,96 @@ export interface operations {
             };
         };
     };
+    update_plan_api_admin_plans__tier__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description free, pro or enterprise. */
+                tier: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PlanBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     available_models_api_ai_models_get: {
         parameters: {
             query?: never;
@@ -4044,6 +4625,423 @@ export interface operations {
             };
             /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    checkout_api_billing_checkout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckoutBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedirectEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    invoices_api_billing_invoices_get: {
+        parameters: {
+            query: {
+                /** @description The organization's id. */
+                organizationId: string;
+                /** @description Items per page (1-100). */
+                limit?: number;
+                /** @description nextCursor of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoicePage"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    portal_api_billing_portal_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PortalBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedirectEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    subscription_api_billing_subscription_get: {
+        parameters: {
+            query: {
+                /** @description The organization's id. */
+                organizationId: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    webhook_api_billing_webhook_post: {
+        parameters: {
+            query?: never;
+            header?: {
+                "Stripe-Signature"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAnswer"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6543,6 +7541,35 @@ export interface operations {
             };
         };
     };
+    list_plans_api_plans_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanList"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     templates_api_project_templates_get: {
         parameters: {
             query?: never;
@@ -6882,6 +7909,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
             422: {
                 headers: {
@@ -7182,6 +8218,83 @@ export interface operations {
             };
         };
     };
+    get_state_api_projects__id__deploy_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeployStateEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     deploy_api_projects__id__deploy_post: {
         parameters: {
             query?: never;
@@ -7299,6 +8412,304 @@ export interface operations {
             };
         };
     };
+    destroy_api_projects__id__deploy_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeployStateEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_domain_api_projects__id__deploy_domain_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DomainBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeployStateEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description plan_limit_reached: the organization's subscription tier does not allow more of this; details say the limit ({limit}). Upgrade the plan, or free one up. Nothing was changed. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    remove_domain_api_projects__id__deploy_domain_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeployStateEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     rollback_api_projects__id__deploy_rollback_post: {
         parameters: {
             query?: never;
@@ -7344,6 +8755,196 @@ export interface operations {
             };
             /** @description plan_limit_reached: the organization's subscription tier does not allow more of this; details say the limit ({limit}). Upgrade the plan, or free one up. Nothing was changed. */
             402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_api_projects__id__deploy_start_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeployStateEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stop_api_projects__id__deploy_stop_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeployStateEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

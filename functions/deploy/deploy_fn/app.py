@@ -1,8 +1,9 @@
-"""The deploy API (deploy, update, roll back; history, step timeline, logs): the function's wiring."""
+"""The deploy API (deploy, update, roll back; history, step timeline, logs; stop, start, destroy, custom
+domain): the function's wiring."""
 
 from __future__ import annotations
 
-from deploy_fn.routes import deployments
+from deploy_fn.routes import deployments, lifecycle
 from mm_common.api import create_app, lambda_handler
 from mm_common.config import require_settings
 
@@ -16,5 +17,6 @@ require_settings(*REQUIRED_SETTINGS)
 
 app = create_app("deploy")
 app.include_router(deployments.router)
+app.include_router(lifecycle.router)
 
 handler = lambda_handler(app)

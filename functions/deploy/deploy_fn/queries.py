@@ -12,8 +12,8 @@ from mm_common.deployments import DEPLOYMENT_COLUMNS
 from mm_common.pagination import Keyset, fetch_page
 
 NEWEST_DEPLOYMENTS_FIRST = Keyset(column="started_at", id_column="id", descending=True)
-# The states in which a deployment holds (or is about to hold) a deployed app of its project.
-HOLDS_AN_APP = ("pending", "running", "success")
+# The states of a deployment that is about to give its project a deployed app.
+BEING_DEPLOYED = ("pending", "running")
 
 
 def lock_project(conn: Connection, project_id: Any) -> dict[str, Any] | None:
@@ -28,22 +28,17 @@ def lock_project(conn: Connection, project_id: Any) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def lock_organization(conn: Connection, organization_id: Any) -> str:
-    """Lock the organization (deploys of its projects count against one limit); its subscription tier."""
-    row = conn.execute(
-        "SELECT subscription_tier FROM organizations WHERE id = %s FOR UPDATE", (organization_id,)
-    ).fetchone()
-    return str(row["subscription_tier"]) if row else "free"
-
-
 def deployed_projects(conn: Connection, organization_id: Any) -> set[Any]:
-    """The organization's projects that are deployed or being deployed."""
+    """The organization's projects that hold a deployed app (running or stopped; a destroyed one has no URL)
+    or are being deployed."""
     rows = conn.execute(
         """
-        SELECT DISTINCT d.project_id FROM deployment_logs d JOIN projects p ON p.id = d.project_id
-        WHERE p.organization_id = %s AND p.deleted_at IS NULL AND d.status = ANY(%s)
+        SELECT p.id AS project_id FROM projects p
+        WHERE p.organization_id = %s AND p.deleted_at IS NULL
+          AND (p.deployment_url IS NOT NULL OR EXISTS (
+                SELECT 1 FROM deployment_logs d WHERE d.project_id = p.id AND d.status = ANY(%s)))
         """,
-        (organization_id, list(HOLDS_AN_APP)),
+        (organization_id, list(BEING_DEPLOYED)),
     ).fetchall()
     return {row["project_id"] for row in rows}
 
@@ -101,3 +96,27 @@ def deployment_page(
         limit=limit,
         cursor=cursor,
     )
+
+
+def deploy_row(conn: Connection, project_id: Any, *, lock: bool = False) -> dict[str, Any] | None:
+    """The project's deploy state and the service names its deploys recorded (locked: lifecycle changes of a
+    project queue up here, behind or ahead of a deploy being accepted)."""
+    row = conn.execute(
+        """
+        SELECT p.id, p.organization_id, p.status, p.deployment_url, p.deployment_stopped, p.custom_domain,
+               p.deploy_database, p.last_deployed_at, p.easypanel_project_id, p.easypanel_app_id,
+               p.easypanel_database_id,
+               (SELECT d.id FROM deployment_logs d
+                WHERE d.project_id = p.id AND d.status IN ('pending', 'running') LIMIT 1) AS active_deployment_id
+        FROM projects p WHERE p.id = %s AND p.deleted_at IS NULL
+        """
+        + (" FOR UPDATE OF p" if lock else ""),
+        (project_id,),
+    ).fetchone()
+    return dict(row) if row else None
+
+
+def custom_domain_holder(conn: Connection, host: str) -> Any | None:
+    """The project (deleted ones included: the host is theirs until purged) holding ``host`` as custom domain."""
+    row = conn.execute("SELECT id FROM projects WHERE custom_domain = %s", (host,)).fetchone()
+    return row["id"] if row else None

@@ -97,6 +97,47 @@ class DeploymentLogs(ApiModel):
     next: int = Field(description="Pass as `since` to get the lines that follow.")
 
 
+class DomainBody(RequestModel):
+    host: str = Field(
+        min_length=1,
+        max_length=253,
+        description="The host name the app should also answer at, e.g. app.example.com (lowercased).",
+    )
+
+
+DeployStateName = Literal["not_deployed", "deploying", "live", "stopped", "failed"]
+
+
+class DnsRecord(ApiModel):
+    type: Literal["CNAME"]
+    name: str = Field(description="The record's name: the custom host.")
+    value: str = Field(description="What it points at: the app's own host.")
+
+
+class CustomDomain(ApiModel):
+    host: str
+    url: str = Field(description="Where the app answers once the DNS record exists.")
+    record: DnsRecord = Field(description="The DNS record to create at the domain's DNS provider.")
+
+
+class DeployState(ApiModel):
+    project_id: uuid.UUID
+    state: DeployStateName = Field(
+        description="not_deployed (never, or destroyed), deploying (a deployment is running), live, stopped, or "
+        "failed (the last deployment failed; an earlier one may still be serving at `url`)."
+    )
+    url: str | None = Field(description="Where the app answers (its own host).")
+    service_name: str | None = Field(description="The app's service name on the deploy server.")
+    database: Database = Field(description="The database the project deploys with.")
+    last_deployed_at: UtcDatetime | None
+    active_deployment_id: uuid.UUID | None = Field(description="The deployment running now, if any.")
+    custom_domain: CustomDomain | None
+
+
+class DeployStateEnvelope(ApiModel):
+    deploy: DeployState
+
+
 def deployment_model(row: Mapping[str, Any]) -> Deployment:
     """A deployment as its project's members see it: a failure always reads the same message (what went
     wrong in detail is in the internal log, never shown)."""

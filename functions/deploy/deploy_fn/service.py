@@ -8,30 +8,34 @@ step reads the deployment), and the execution is recorded in a transaction of it
 from __future__ import annotations
 
 import json
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deploy_fn import queries
-from mm_common import audit, deployments, snapshots, versions
+from mm_common import audit, deployments, plans, snapshots, versions
 from mm_common.auth import Caller, parse_uuid
 from mm_common.config import get_settings
 from mm_common.db import Connection
+from mm_common.deploy import services as deploy_services
+from mm_common.deploy.errors import DeployServiceError, TransientError
+from mm_common.deploy.services import ProjectServices
 from mm_common.deployments import Database, Kind
-from mm_common.errors import Conflict, NotFound, PaymentRequired, ServiceUnavailable
-from mm_common.observability import count, traced
+from mm_common.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from mm_common.observability import count, for_service, traced
+
+if TYPE_CHECKING:
+    from mm_common.deploy.easypanel import EasypanelClient
 
 SERVICE = "deploy"
+obs = for_service(SERVICE)
 NO_SUCH_PROJECT = "There is no such project, or you cannot see it."
 NO_SUCH_DEPLOYMENT = "There is no such deployment, or you cannot see it."
 IN_PROGRESS = "This project is being deployed right now. Wait until that deployment ends, then try again."
 NOT_DEPLOYED = "This project has not been deployed yet: deploy it first."
 NO_SUCH_ROLLBACK = "There is no successful deployment of this project with that id to roll back to."
-LIMIT_REACHED = (
-    "Your plan allows {limit} deployed project(s) per organization, and that many are deployed already. "
-    "Upgrade the plan to deploy another one."
-)
 START_FAILED = "The deployment could not be started. Please try again in a moment."
 VERSION_MESSAGE = "Snapshot for deployment"
 LOG_PAGE = 1000
@@ -50,15 +54,10 @@ def _one_active_deployment() -> Iterator[None]:
 
 
 def _check_limit(conn: Connection, project: dict[str, Any]) -> None:
-    """The tier's number of deployed projects per organization; the project itself may always redeploy."""
-    tier = queries.lock_organization(conn, project["organization_id"])
-    limits = get_settings().deploy_limits
-    limit = limits.get(tier, limits.get("free"))
-    if limit is None:
+    """The tier's number of deployed projects per organization; a project deployed already may always redeploy."""
+    if project["id"] in queries.deployed_projects(conn, project["organization_id"]):
         return
-    deployed = queries.deployed_projects(conn, project["organization_id"])
-    if project["id"] not in deployed and len(deployed) >= limit:
-        raise PaymentRequired(LIMIT_REACHED.format(limit=limit), details={"limit": limit})
+    plans.check(conn, project["organization_id"], "deployments")
 
 
 def _version_to_deploy(conn: Connection, caller: Caller, project: dict[str, Any], version_id: Any) -> Any:
@@ -190,3 +189,213 @@ def deployment_logs(
     row = _deployment(conn, deployment_id)
     lines = deployments.log_lines(conn, row["id"], since=since, limit=LOG_PAGE)
     return lines, row["build_log"], lines[-1]["seq"] if lines else since
+
+
+# --------------------------------------------------------------------------------------------- lifecycle
+NOT_RUNNING = "This project has no deployed app: deploy it first."
+DEPLOY_SERVER_BUSY = "The deploy server did not answer. Please try again in a moment."
+DEPLOY_SERVER_REFUSED = "The deploy server refused the change. Please contact us."
+DOMAIN_TAKEN = "Another project uses this domain already."
+NO_CUSTOM_DOMAIN = "This project has no custom domain."
+HOST_NAME = re.compile(r"(?=.{4,253}\Z)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})")
+
+
+def _state(row: Mapping[str, Any]) -> str:
+    if row["active_deployment_id"] is not None:
+        return "deploying"
+    if row["deployment_url"] is None:
+        return "failed" if row["status"] == "error" else "not_deployed"
+    if row["status"] == "error":
+        return "failed"
+    return "stopped" if row["deployment_stopped"] else "live"
+
+
+def _state_of(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The project's deploy state as the API answers it; the custom domain with the DNS record to create."""
+    custom: dict[str, Any] | None = None
+    app = row["easypanel_app_id"]
+    apps_domain = get_settings().apps_domain
+    if row["custom_domain"] and app:
+        host = row["custom_domain"]
+        custom = {
+            "host": host,
+            "url": f"https://{host}",
+            "record": {"type": "CNAME", "name": host, "value": f"{app}.{apps_domain}"},
+        }
+    return {
+        "project_id": row["id"],
+        "state": _state(row),
+        "url": row["deployment_url"],
+        "service_name": app,
+        "database": row["deploy_database"],
+        "last_deployed_at": row["last_deployed_at"],
+        "active_deployment_id": row["active_deployment_id"],
+        "custom_domain": custom,
+    }
+
+
+def _deploy_row(conn: Connection, project_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any]:
+    row = queries.deploy_row(conn, project_id, lock=lock)
+    if row is None:
+        raise NotFound(NO_SUCH_PROJECT)
+    return row
+
+
+def _running_app(row: Mapping[str, Any]) -> ProjectServices:
+    """The project's services, when it has a deployed app and no deployment is changing it now."""
+    if row["active_deployment_id"] is not None:
+        raise Conflict(IN_PROGRESS, code="deployment_in_progress")
+    found = ProjectServices.of(row)
+    if found is None or row["deployment_url"] is None:
+        raise Conflict(NOT_RUNNING, code="not_deployed")
+    return found
+
+
+@contextmanager
+def _deploy_server() -> Iterator[EasypanelClient]:
+    """The panel, its failures answered as 503 (the raw answer goes to the internal log only)."""
+    try:
+        with deploy_services.easypanel(get_settings()) as panel:
+            yield panel
+    except DeployServiceError as error:
+        transient = isinstance(error, TransientError)
+        obs.logger.warning(
+            "deploy server call failed",
+            extra={"error": error.message, "status": error.status, "detail": error.detail, "transient": transient},
+        )
+        count(SERVICE, "DeployServerFailure")
+        raise ServiceUnavailable(DEPLOY_SERVER_BUSY if transient else DEPLOY_SERVER_REFUSED) from None
+
+
+@traced(SERVICE)
+def deploy_state(conn: Connection, caller: Caller, project_id: uuid.UUID) -> dict[str, Any]:
+    return _state_of(_deploy_row(conn, project_id))
+
+
+@traced(SERVICE)
+def stop_app(conn: Connection, caller: Caller, project_id: uuid.UUID) -> dict[str, Any]:
+    """The app stops answering and its database is disabled; nothing is deleted."""
+    row = _deploy_row(conn, project_id, lock=True)
+    found = _running_app(row)
+    with _deploy_server() as panel:
+        deploy_services.stop(panel, found)
+    deployments.set_stopped(conn, project_id, True)
+    audit.log(conn, caller, "deployment.stop", resource_type="project", resource_id=project_id)
+    return _state_of(_deploy_row(conn, project_id))
+
+
+@traced(SERVICE)
+def start_app(conn: Connection, caller: Caller, project_id: uuid.UUID) -> dict[str, Any]:
+    """The database is enabled again, then the app starts."""
+    row = _deploy_row(conn, project_id, lock=True)
+    found = _running_app(row)
+    with _deploy_server() as panel:
+        deploy_services.start(panel, found)
+    deployments.set_stopped(conn, project_id, False)
+    audit.log(conn, caller, "deployment.start", resource_type="project", resource_id=project_id)
+    return _state_of(_deploy_row(conn, project_id))
+
+
+@traced(SERVICE)
+def destroy_app(conn: Connection, caller: Caller, project_id: uuid.UUID) -> dict[str, Any]:
+    """The app and its database are destroyed on the deploy server; the history and the repository stay, and
+    a later deploy creates them again under the same names."""
+    row = _deploy_row(conn, project_id, lock=True)
+    if row["active_deployment_id"] is not None:
+        raise Conflict(IN_PROGRESS, code="deployment_in_progress")
+    found = ProjectServices.of(row)
+    destroyed: list[str] = []
+    if found is not None:
+        with _deploy_server() as panel:
+            destroyed = deploy_services.destroy(panel, found)
+    deployments.record_destroyed(conn, project_id)
+    audit.log(
+        conn,
+        caller,
+        "deployment.destroy",
+        resource_type="project",
+        resource_id=project_id,
+        details={"services": destroyed},
+    )
+    return _state_of(_deploy_row(conn, project_id))
+
+
+def _custom_host(value: str) -> str:
+    """A host name the app may answer at: lowercase, a real public-looking name, not under the apps' domain."""
+    host = value.strip().rstrip(".").lower()
+    apps_domain = get_settings().apps_domain
+    problem = None
+    if not HOST_NAME.fullmatch(host):
+        problem = "is not a host name like app.example.com"
+    elif apps_domain and (host == apps_domain or host.endswith(f".{apps_domain}")):
+        problem = f"is under {apps_domain}, where the platform names apps itself"
+    if problem is not None:
+        message = f"The host {problem}."
+        raise Unprocessable(
+            f"The request is not valid: {message[0].lower()}{message[1:]}",
+            details=[{"field": "host", "in": "body", "message": message, "type": "invalid_host"}],
+        )
+    return host
+
+
+@contextmanager
+def _one_project_per_host() -> Iterator[None]:
+    from psycopg.errors import UniqueViolation
+
+    try:
+        yield
+    except UniqueViolation:
+        raise Conflict(DOMAIN_TAKEN, code="domain_taken") from None
+
+
+@traced(SERVICE)
+def set_custom_domain(conn: Connection, caller: Caller, project_id: uuid.UUID, value: str) -> dict[str, Any]:
+    """The app also answers at ``host`` (Pro and Enterprise); the answer says which DNS record to create.
+    A previous custom domain is replaced."""
+    host = _custom_host(value)
+    row = _deploy_row(conn, project_id, lock=True)
+    if not row["custom_domain"]:  # replacing a custom domain adds none
+        plans.check(conn, row["organization_id"], "custom_domains")
+    holder = queries.custom_domain_holder(conn, host)
+    if holder is not None and holder != project_id:
+        raise Conflict(DOMAIN_TAKEN, code="domain_taken")
+    found = _running_app(row)
+    previous = row["custom_domain"]
+    with _deploy_server() as panel:
+        if previous and previous != host:
+            deploy_services.remove_domain(panel, found, previous)
+        port = deploy_services.app_port(panel, found, f"{found.app}.{get_settings().apps_domain}")
+        deploy_services.add_domain(panel, found, host=host, port=port)
+    with _one_project_per_host():
+        deployments.set_custom_domain(conn, project_id, host)
+    audit.log(
+        conn,
+        caller,
+        "deployment.domain.set",
+        resource_type="project",
+        resource_id=project_id,
+        details={"host": host, "previous": previous},
+    )
+    return _state_of(_deploy_row(conn, project_id))
+
+
+@traced(SERVICE)
+def remove_custom_domain(conn: Connection, caller: Caller, project_id: uuid.UUID) -> dict[str, Any]:
+    row = _deploy_row(conn, project_id, lock=True)
+    host = row["custom_domain"]
+    if not host:
+        raise NotFound(NO_CUSTOM_DOMAIN)
+    found = ProjectServices.of(row)
+    if found is not None:
+        with _deploy_server() as panel:
+            deploy_services.remove_domain(panel, found, host)
+    deployments.set_custom_domain(conn, project_id, None)
+    audit.log(
+        conn,
+        caller,
+        "deployment.domain.remove",
+        resource_type="project",
+        resource_id=project_id,
+        details={"host": host},
+    )
+    return _state_of(_deploy_row(conn, project_id))

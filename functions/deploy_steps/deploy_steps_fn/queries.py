@@ -69,3 +69,18 @@ def lock_repository(conn: Connection, project_id: Any) -> None:
 
 def unlock_repository(conn: Connection, project_id: Any) -> None:
     conn.execute("SELECT pg_advisory_unlock(hashtextextended('gitea-mirror:' || %s::text, 0))", (project_id,))
+
+
+def previous_deployed_commit(conn: Connection, project_id: Any, deployment_id: Any) -> dict[str, Any] | None:
+    """The deploy branch's commit of the project's latest other deployment that pushed one, with the manifest of
+    the version it held (``commit_sha``, ``manifest_key``)."""
+    row = conn.execute(
+        """
+        SELECT d.commit_sha, v.manifest_key FROM deployment_logs d
+        JOIN project_versions v ON v.project_id = d.project_id AND v.id = d.version_id
+        WHERE d.project_id = %s AND d.id <> %s AND d.commit_sha IS NOT NULL
+        ORDER BY d.started_at DESC LIMIT 1
+        """,
+        (project_id, deployment_id),
+    ).fetchone()
+    return dict(row) if row else None

@@ -30,9 +30,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from deploy_steps_fn import queries
-from mm_common import crypto, db, deployments, emails, versions
-from mm_common.config import Settings, easypanel_token, get_settings, gitea_token
-from mm_common.deploy import dockerfiles, repository
+from mm_common import crypto, db, deployments, emails, snapshots, versions
+from mm_common.config import Settings, get_settings, gitea_token
+from mm_common.deploy import dockerfiles, repository, services
 from mm_common.deploy.easypanel import (
     DatabaseService,
     EasypanelClient,
@@ -115,7 +115,18 @@ StepFunction = Callable[[Step], Outcome]
 # --------------------------------------------------------------------------------------------- running
 @traced(SERVICE)
 def run(name: str, function: StepFunction, event: Mapping[str, Any]) -> dict[str, Any]:
-    """One invocation of step ``name``: counted on the timeline, ended there, errors logged and classified."""
+    """One invocation of step ``name``: counted on the timeline, ended there, errors logged and classified. The
+    database not answering is transient too: the machine retries the step (every step is idempotent)."""
+    from psycopg import OperationalError
+
+    try:
+        return _run(name, function, event)
+    except OperationalError as error:
+        obs.logger.warning("deploy step: the database did not answer", extra={"step": name, "error": str(error)})
+        raise TransientError("the database did not answer", service="database") from error
+
+
+def _run(name: str, function: StepFunction, event: Mapping[str, Any]) -> dict[str, Any]:
     deployment_id = uuid.UUID(str(event["deploymentId"]))
     with db.transaction() as conn:
         if deployments.get_deployment(conn, deployment_id) is None:
@@ -160,26 +171,8 @@ def _log_error(step: Step, error: Exception, *, retrying: bool) -> None:
         obs.logger.error("deploy step failed", extra=extra)
 
 
-# --------------------------------------------------------------------------------------------- clients
-def _gitea(settings: Settings) -> GiteaClient:
-    if not settings.gitea_url:
-        raise PermanentError("GITEA_URL is not set: nothing to deploy from", service="gitea")
-    return GiteaClient(settings.gitea_url, gitea_token(settings))
-
-
-def _easypanel(settings: Settings) -> EasypanelClient:
-    if not settings.easypanel_url:
-        raise PermanentError("EASYPANEL_URL is not set: nowhere to deploy", service="easypanel")
-    return EasypanelClient(
-        settings.easypanel_url,
-        token=easypanel_token(settings) or None,
-        email=settings.easypanel_email or None,
-        password=settings.easypanel_password or None,
-    )
-
-
 # --------------------------------------------------------------------------------------------- files
-def _version_files(step: Step) -> dict[str, bytes]:
+def _version_files(step: Step) -> repository.VersionFiles:
     context = step.context
     if context["version_id"] is None or context["manifest_key"] is None:
         raise DeploymentGone(f"the version of deployment {step.deployment_id} no longer exists")
@@ -219,30 +212,47 @@ def _repository(step: Step, gitea: GiteaClient) -> tuple[str, str]:
 
 
 def push_to_gitea(step: Step) -> Outcome:
-    """The repository, every earlier version not yet mirrored (the mirror's commits, in order), then the
-    version with the generated files on main; the head is the commit deployed."""
+    """The repository, every version up to this one not yet mirrored (the mirror's commits on main, in order),
+    then the version with the generated files on the deploy branch; its head is the commit deployed."""
     context = step.context
     files = _version_files(step)
     plan = dockerfiles.plan(files)
     project_id = context["project_id"]
-    with _gitea(step.settings) as gitea:
+    with services.gitea(step.settings) as gitea:
         with db.transaction() as conn:
             queries.lock_repository(conn, project_id)
         try:
             owner, name = _repository(step, gitea)
+            number = int(context["version_number"])
             with db.transaction() as conn:
-                pending = versions.unmirrored_versions(conn, project_id, int(context["version_number"]))
-            for version in pending:
-                repository.commit_version(gitea, owner, name, context["organization_id"], version)
+                pending = versions.unmirrored_versions(conn, project_id, number)
+                mirrored = repository.mirrored_baseline(conn, project_id, pending[0]["number"]) if pending else None
+                previous = queries.previous_deployed_commit(conn, project_id, step.deployment_id)
+            committed = repository.commit_versions(gitea, owner, name, context["organization_id"], pending, mirrored)
+            version_commit = committed[-1].head if committed else context["gitea_commit_id"]
             message = f"Deploy version {context['version_number']}"
             if plan.generated:
                 message += f": add the generated {', '.join(sorted(plan.generated))}"
+            # Only what changed since the last deployment is read (or, for the first, since main's copy of the
+            # version the new deploy branch starts from).
+            baseline = (
+                repository.Baseline(previous["commit_sha"], previous["manifest_key"])
+                if previous is not None
+                else repository.Baseline(version_commit, context["manifest_key"])
+                if version_commit
+                else None
+            )
+            deployed = files.with_extra(plan.generated)
             result = gitea.sync(
                 owner,
                 name,
-                {**files, **plan.generated},
+                deployed,
                 message=message,
                 author=repository.author(context["author_name"], context["author_email"]),
+                branch=repository.DEPLOY_BRANCH,
+                base=repository.VERSIONS_BRANCH,
+                unchanged=deployed.unchanged_since(snapshots.get_manifest(baseline.manifest_key)) if baseline else (),
+                unchanged_since=baseline.commit if baseline else None,
             )
         finally:
             with db.transaction() as conn:
@@ -250,7 +260,7 @@ def push_to_gitea(step: Step) -> Outcome:
     if result.head is None:
         raise PermanentError(f"Gitea repository {owner}/{name} has no commit", service="gitea")
     step.record(commit_sha=result.head)
-    step.log(f"The repository's main is at {result.head[:12]}.")
+    step.log(f"The repository's {repository.DEPLOY_BRANCH} branch is at {result.head[:12]}.")
     return Outcome({"commit": result.head}, detail=result.head[:12])
 
 
@@ -299,7 +309,7 @@ def ensure_database(step: Step) -> Outcome:
     if kind == "none":
         step.log("No database for this deployment.")
         return Outcome(detail="none")
-    with _easypanel(step.settings) as panel:
+    with services.easypanel(step.settings) as panel:
         project = _easypanel_project(step, panel)
         name = context["easypanel_database_id"]
         if not name:
@@ -317,6 +327,8 @@ def ensure_database(step: Step) -> Outcome:
         service = panel.ensure_database(
             kind, project, name, database_name=identifier, user=f"{identifier[:58]}{DATABASE_USER_SUFFIX}"
         )
+        if not service.enabled:  # the project was stopped: deploying starts it again
+            panel.enable_database(kind, project, name)
     credentials = {
         "type": service.type,
         "project": service.project_name,
@@ -345,23 +357,25 @@ def _host(step: Step, app: str) -> str:
 
 
 def ensure_app(step: Step) -> Outcome:
-    """The organization's Easypanel project, the app service building the repository's main with its
+    """The organization's Easypanel project, the app service building the repository's deploy branch with its
     Dockerfile, and its domain ``<service>.<APPS_DOMAIN>`` on the app's port."""
     context = step.context
     if not context["gitea_repo_url"]:
         raise PermanentError("the project has no repository yet", service="gitea")
     port = int(step.event.get("port") or 80)
-    with _easypanel(step.settings) as panel:
+    with services.easypanel(step.settings) as panel:
         project = _easypanel_project(step, panel)
         app = _app_name(step, panel, project)
-        panel.ensure_app(project, app)
-        panel.update_source_git(project, app, repo=_clone_url(step.settings, context["gitea_repo_url"]), ref="main")
+        if not panel.ensure_app(project, app).enabled:  # the project was stopped: deploying starts it again
+            panel.start_app(project, app)
+        clone_url = _clone_url(step.settings, context["gitea_repo_url"])
+        panel.update_source_git(project, app, repo=clone_url, ref=repository.DEPLOY_BRANCH)
         panel.update_build_dockerfile(project, app)
         host = _host(step, app)
         panel.ensure_domain(project, app, host=host, port=port, https=True)
-    url = f"https://{host}"
+    url = step.settings.deployed_app_url.replace("{host}", host)
     step.record(url=url, easypanel_service=app)
-    step.log(f"The app {app} builds from the repository's main and answers at {url}.")
+    step.log(f"The app {app} builds from the repository's {repository.DEPLOY_BRANCH} branch and answers at {url}.")
     return Outcome({"host": host}, detail=app)
 
 
@@ -403,7 +417,7 @@ def configure_env(step: Step) -> Outcome:
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     env["NODE_ENV"] = "production"
-    with _easypanel(step.settings) as panel:
+    with services.easypanel(step.settings) as panel:
         panel.update_env(project, app, env)
     step.log(f"Set the app's environment: {', '.join(sorted(env))}.")
     return Outcome(detail=f"{len(env)} variables")
@@ -414,7 +428,7 @@ def trigger_build(step: Step) -> Outcome:
     project, app = _names(step)
     if step.context["build_action_id"]:
         return Outcome(detail="started")
-    with _easypanel(step.settings) as panel:
+    with services.easypanel(step.settings) as panel:
         action = panel.deploy(project, app)
     step.record(build_action_id=action.id if action is not None else None)
     step.log("The build started.")
@@ -428,7 +442,7 @@ def _secrets(step: Step) -> list[str]:
 def wait_for_build(step: Step) -> Outcome:
     """One look at the build: ``{"done", "failed", "exhausted"}``; its log is kept on the deployment."""
     project, app = _names(step)
-    with _easypanel(step.settings) as panel:
+    with services.easypanel(step.settings) as panel:
         action_id = step.context["build_action_id"]
         if not action_id:
             latest = panel.latest_action(project, app, type="deploy")

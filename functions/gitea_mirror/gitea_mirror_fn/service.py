@@ -85,12 +85,14 @@ def mirror_version(settings: Settings, project_id: uuid.UUID, version_id: uuid.U
     try:
         with db.transaction() as conn:
             pending = versions.unmirrored_versions(conn, project_id, number)
+            baseline = repository.mirrored_baseline(conn, project_id, pending[0]["number"]) if pending else None
         if not pending:
             return  # a redelivery: mirrored already
         with GiteaClient(settings.gitea_url, gitea_token(settings)) as gitea:
             owner, name = ensure_repository(gitea, settings, project)
-            for version in pending:
-                commit_version(gitea, owner, name, project["organization_id"], version)
+            results = repository.commit_versions(gitea, owner, name, project["organization_id"], pending, baseline)
+        count(SERVICE, "VersionMirrored", len(results))
+        count(SERVICE, "Commits", sum(len(result.commits) for result in results))
     finally:
         with db.transaction() as conn:
             queries.unlock_mirror(conn, project_id)
@@ -106,9 +108,3 @@ def ensure_repository(gitea: GiteaClient, settings: Settings, project: dict[str,
         queries.record_repository(conn, project["id"], ensured.repository.id, ensured.repository.html_url)
     count(SERVICE, "RepositoryCreated" if ensured.created else "RepositoryReused")
     return ensured.repository.owner, ensured.repository.name
-
-
-def commit_version(gitea: GiteaClient, owner: str, name: str, organization_id: Any, version: dict[str, Any]) -> None:
-    result = repository.commit_version(gitea, owner, name, organization_id, version)
-    count(SERVICE, "VersionMirrored")
-    count(SERVICE, "Commits", len(result.commits))

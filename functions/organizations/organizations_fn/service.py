@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from mm_common import audit, emails
+from mm_common import audit, emails, plans
 from mm_common.auth import NOT_FOUND_MESSAGE, Caller, Membership, parse_uuid
 from mm_common.db import Connection
 from mm_common.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
@@ -43,16 +43,12 @@ NO_SUCH_MEMBER = "There is no such member in this organization."
 INVITATION_NOT_FOUND = "This invitation link is not valid."
 
 
-def check_member_limit(conn: Connection, organization_id: uuid.UUID) -> None:
-    """The one place where a subscription tier limits how many members an organization may have.
-
-    Called before an invitation is sent and again when one is accepted (the moment the member
-    count grows), inside the transaction that holds the organization's row lock, so a limit
-    enforced here cannot be overrun by concurrent requests. Billing plugs its per-tier limits in
-    here by raising an ``ApiError`` (e.g. 402/403 with a ``member_limit_reached`` code); every
-    tier is unlimited today, so this returns None and lets everything through.
-    """
-    return None
+def check_member_limit(conn: Connection, organization_id: uuid.UUID, *, adding: int = 1) -> None:
+    """The tier's member limit (pending invitations count as members): 402 ``plan_limit_reached`` when
+    ``adding`` more would pass it. Called with the organization's row locked, when an invitation is sent
+    (``adding=1``) and when one is accepted (``adding=0``: the invitation already counts; refused only while
+    the organization is over its limit, after a downgrade)."""
+    plans.check(conn, organization_id, "members", adding=adding)
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -252,9 +248,9 @@ def invite_member(
     organization = _locked_organization(conn, organization_id)
     if queries.has_member_with_email(conn, organization_id, email):
         raise Conflict("This person is already a member of the organization.", code="already_member")
-    check_member_limit(conn, organization_id)
-    # One pending invitation per address: a new one replaces (revokes) the previous one.
+    # One pending invitation per address: a new one replaces (revokes) the previous one, so it does not count.
     replaced = queries.revoke_pending_invitations_to(conn, organization_id, email)
+    check_member_limit(conn, organization_id)
     with refusing_what_the_schema_refuses(
         Conflict("This address already has a pending invitation.", code="invitation_pending")
     ):
@@ -460,7 +456,7 @@ def accept_invitation(conn: Connection, caller: Caller, token: str) -> tuple[dic
         raise Gone("This invitation has expired. Ask for a new one.", code="invitation_expired")
     role, granted = invitation["role"], member_permissions(invitation["role"], invitation["permissions"] or [])
     _ensure_inviter_still_may_grant(conn, invitation, role, granted)
-    check_member_limit(conn, organization_id)
+    check_member_limit(conn, organization_id, adding=0)
     with refusing_what_the_schema_refuses(
         Conflict("You are already a member of this organization.", code="already_member")
     ):

@@ -1,5 +1,11 @@
-"""Deletes a deleted project's objects (manifests, archives) from the snapshots bucket, then
-the organization's blobs that no version or working copy refers to any more."""
+"""Cleans up after a deleted project: its deployed app and database are destroyed on Easypanel and its Gitea
+repository is archived (kept read-only: the backup outlives the project, an operator may delete it), then its
+objects (manifests, archives) go from the snapshots bucket, then the organization's blobs that no version or
+working copy refers to any more.
+
+Every part is idempotent, so a redelivered message repeats nothing harmful. A deploy server that does not answer
+fails the message (SQS delivers it again later, then the dead-letter queue); one that refuses is logged and the
+rest of the clean-up goes on (retrying the same refused request cannot help)."""
 
 from __future__ import annotations
 
@@ -12,6 +18,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from mm_common import db, snapshots
 from mm_common.config import get_settings
 from mm_common.db import Connection
+from mm_common.deploy import services as deploy_services
+from mm_common.deploy.errors import PermanentError
+from mm_common.deploy.services import ProjectServices
 from mm_common.observability import count, for_service
 
 SERVICE = "project-cleanup"
@@ -38,6 +47,7 @@ def delete_project_objects(record: SQSRecord) -> None:
     if still_there:
         obs.logger.warning("project still exists; keeping its objects", extra={"project_id": str(project_id)})
         return
+    tear_down_deployment(project_id, message)
     deleted = snapshots.delete_prefix(snapshots.project_prefix(organization_id, project_id))
     # Blobs only that project used are garbage now; blobs shared with other projects stay.
     with db.transaction() as conn:
@@ -56,3 +66,37 @@ def delete_project_objects(record: SQSRecord) -> None:
         "deleted project objects",
         extra={"project_id": str(project_id), "objects": deleted, "blobs": sweep.collected},
     )
+
+
+def tear_down_deployment(project_id: uuid.UUID, message: dict[str, Any]) -> None:
+    """The project's app and database destroyed, its repository archived (each only when recorded)."""
+    settings = get_settings()
+    recorded = message.get("services")
+    if recorded:
+        services = ProjectServices.from_json(recorded)
+        try:
+            with deploy_services.easypanel(settings) as panel:
+                destroyed = deploy_services.destroy(panel, services)
+            count(SERVICE, "ServicesDestroyed", len(destroyed))
+        except PermanentError as error:
+            obs.logger.error(
+                "the deployed app could not be destroyed; an operator must remove it",
+                extra={
+                    "project_id": str(project_id),
+                    "services": recorded,
+                    "error": error.message,
+                    "detail": error.detail,
+                },
+            )
+    repository = message.get("repository")
+    if repository and "/" in str(repository):
+        owner, name = str(repository).split("/", 1)
+        try:
+            with deploy_services.gitea(settings) as gitea:
+                if gitea.get_repo(owner, name) is not None:
+                    gitea.archive_repo(owner, name)
+        except PermanentError as error:
+            obs.logger.error(
+                "the repository could not be archived",
+                extra={"project_id": str(project_id), "repository": repository, "error": error.message},
+            )

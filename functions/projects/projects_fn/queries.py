@@ -76,6 +76,22 @@ def update_project(conn: Connection, project_id: Any, changes: Mapping[str, Any]
     return dict(row) if row else None
 
 
+def deployed_names(conn: Connection, project_id: Any) -> dict[str, Any]:
+    """What the project's deploys created outside (Easypanel names, the Gitea repository), and whether a
+    deployment is running now."""
+    row = conn.execute(
+        """
+        SELECT p.easypanel_project_id, p.easypanel_app_id, p.easypanel_database_id, p.gitea_repo_full_name,
+               EXISTS (SELECT 1 FROM deployment_logs d
+                       WHERE d.project_id = p.id AND d.status IN ('pending', 'running')) AS deploying
+        FROM projects p WHERE p.id = %s
+        """,
+        (project_id,),
+    ).fetchone()
+    assert row is not None
+    return dict(row)
+
+
 def delete_project(conn: Connection, project_id: Any) -> None:
     conn.execute("DELETE FROM projects WHERE id = %s", (project_id,))
 

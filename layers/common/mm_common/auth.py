@@ -109,6 +109,19 @@ def organization_from_path(name: str = "id") -> OrganizationResolver:
     return resolve
 
 
+def organization_from_query(name: str = "organizationId") -> OrganizationResolver:
+    """The organization named in the query string (e.g. reading its subscription)."""
+
+    def resolve(request: Request, conn: db.Connection) -> uuid.UUID | None:
+        value = parse_uuid(request.query_params.get(name))
+        if value is None:
+            message = f"Say which organization this is for: '{name}' must be an organization's id."
+            raise Unprocessable(message, details=[{"field": name, "in": "query", "message": message}])
+        return value
+
+    return resolve
+
+
 def organization_from_body(field: str = "organizationId") -> OrganizationResolver:
     """The organization named in the JSON body (e.g. creating a project in it)."""
 

@@ -46,8 +46,6 @@ class Settings:
     max_project_bytes: int
     project_cleanup_queue_url: str
     blob_gc_grace_hours: int
-    # Monthly tokens on the platform's AI keys per subscription tier; None: unlimited.
-    token_quotas: dict[str, int | None]
     # The only names a provider may use for the platform's key (never any other variable).
     ai_platform_key_names: frozenset[str]
     # Provider base URLs on private or loopback addresses (a local model server); link-local
@@ -66,21 +64,33 @@ class Settings:
     easypanel_token: str
     easypanel_email: str
     easypanel_password: str
-    # Deployed apps answer at https://<service>.<apps_domain>; the health check probes
-    # app_healthcheck_url with {host} replaced by the app's host.
+    # Deployed apps get the host <service>.<apps_domain>, and the address deployed_app_url with {host}
+    # replaced by it (https://{host} behind Easypanel's proxy); the health check probes
+    # app_healthcheck_url, {host} replaced the same way.
     apps_domain: str
+    deployed_app_url: str
     app_healthcheck_url: str
     gitea_mirror_queue_url: str
     # The deploy state machine an accepted deployment starts an execution of.
     deploy_state_machine_arn: str
-    # Deployed projects an organization may have per subscription tier; None: unlimited.
-    deploy_limits: dict[str, int | None]
+    # Billing: days a past_due subscription keeps its tier; trial days Checkout offers (0: none).
+    billing_grace_days: int
+    billing_trial_days: int
+    # Stripe: the secret key and the webhook signing secret (Secrets Manager, or the value for tools and the
+    # local stack), the API's base address (an emulator locally), and the prices' lookup keys per tier and
+    # interval ({"pro": {"month": "pro_monthly", "year": "pro_yearly"}}).
+    stripe_secret_key_secret_arn: str
+    stripe_secret_key: str
+    stripe_webhook_secret_arn: str
+    stripe_webhook_secret: str
+    stripe_api_base: str
+    stripe_price_lookup_keys: dict[str, dict[str, str]]
 
 
 DEFAULT_HEALTHCHECK_URL = "https://{host}/"
-
-DEFAULT_TOKEN_QUOTAS: dict[str, int | None] = {"free": 10_000, "pro": None, "enterprise": None}
-DEFAULT_DEPLOY_LIMITS: dict[str, int | None] = {"free": 1, "pro": 10, "enterprise": None}
+DEFAULT_DEPLOYED_APP_URL = "https://{host}"
+DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
+DEFAULT_PRICE_LOOKUP_KEYS = {"pro": {"month": "pro_monthly", "year": "pro_yearly"}}
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -95,19 +105,12 @@ def _names(raw: str) -> frozenset[str]:
     return frozenset(name.strip() for name in raw.split(",") if name.strip())
 
 
-def _tier_limits(raw: str, defaults: dict[str, int | None]) -> dict[str, int | None]:
-    """A limit per subscription tier: '{"free": 10000, "pro": 2000000}' overrides the spec's
-    defaults for the tiers it names (null: unlimited)."""
-    limits = dict(defaults)
-    if raw.strip():
-        for tier, value in json.loads(raw).items():
-            limits[str(tier)] = None if value is None else int(value)
-    return limits
-
-
-def _token_quotas(raw: str) -> dict[str, int | None]:
-    """AI_TOKEN_QUOTAS='{"free": 10000, "pro": 2000000}' overrides the spec's tiers (null: unlimited)."""
-    return _tier_limits(raw, DEFAULT_TOKEN_QUOTAS)
+def _lookup_keys(raw: str) -> dict[str, dict[str, str]]:
+    """STRIPE_PRICE_LOOKUP_KEYS='{"pro": {"month": "pro_monthly", "year": "pro_yearly"}}' (tier → interval → key)."""
+    if not raw.strip():
+        return {tier: dict(keys) for tier, keys in DEFAULT_PRICE_LOOKUP_KEYS.items()}
+    parsed = json.loads(raw)
+    return {str(tier): {str(interval): str(key) for interval, key in keys.items()} for tier, keys in parsed.items()}
 
 
 @lru_cache(maxsize=1)
@@ -138,7 +141,6 @@ def get_settings() -> Settings:
         max_project_bytes=_int("MAX_PROJECT_BYTES", 200 * 1024 * 1024),
         project_cleanup_queue_url=env("PROJECT_CLEANUP_QUEUE_URL", ""),
         blob_gc_grace_hours=_int("BLOB_GC_GRACE_HOURS", 24),
-        token_quotas=_token_quotas(env("AI_TOKEN_QUOTAS", "")),
         ai_platform_key_names=_names(env("AI_PLATFORM_KEY_NAMES", DEFAULT_PLATFORM_KEY_NAMES)),
         ai_allow_private_networks=_bool("AI_ALLOW_PRIVATE_NETWORKS", False),
         gitea_url=env("GITEA_URL", "").rstrip("/"),
@@ -151,10 +153,18 @@ def get_settings() -> Settings:
         easypanel_email=env("EASYPANEL_EMAIL", ""),
         easypanel_password=env("EASYPANEL_PASSWORD", ""),
         apps_domain=env("APPS_DOMAIN", "").strip().strip(".").lower(),
+        deployed_app_url=env("DEPLOYED_APP_URL", "") or DEFAULT_DEPLOYED_APP_URL,
         app_healthcheck_url=env("APP_HEALTHCHECK_URL", "") or DEFAULT_HEALTHCHECK_URL,
         gitea_mirror_queue_url=env("GITEA_MIRROR_QUEUE_URL", ""),
         deploy_state_machine_arn=env("DEPLOY_STATE_MACHINE_ARN", ""),
-        deploy_limits=_tier_limits(env("DEPLOY_LIMITS", ""), DEFAULT_DEPLOY_LIMITS),
+        billing_grace_days=_int("BILLING_GRACE_DAYS", 7),
+        billing_trial_days=_int("BILLING_TRIAL_DAYS", 0),
+        stripe_secret_key_secret_arn=env("STRIPE_SECRET_KEY_SECRET_ARN", ""),
+        stripe_secret_key=env("STRIPE_SECRET_KEY", ""),
+        stripe_webhook_secret_arn=env("STRIPE_WEBHOOK_SECRET_ARN", ""),
+        stripe_webhook_secret=env("STRIPE_WEBHOOK_SECRET", ""),
+        stripe_api_base=env("STRIPE_API_BASE", "").rstrip("/") or DEFAULT_STRIPE_API_BASE,
+        stripe_price_lookup_keys=_lookup_keys(env("STRIPE_PRICE_LOOKUP_KEYS", "")),
     )
 
 
@@ -205,3 +215,11 @@ def require_settings(*names: str) -> Settings:
         variables = ", ".join(name.upper() for name in missing)
         raise RuntimeError(f"This function needs {variables} set in its environment (see infra/template.yaml)")
     return settings
+
+
+def stripe_secret_key(settings: Settings) -> str:
+    return secret_or_value(settings.stripe_secret_key_secret_arn, settings.stripe_secret_key)
+
+
+def stripe_webhook_secret(settings: Settings) -> str:
+    return secret_or_value(settings.stripe_webhook_secret_arn, settings.stripe_webhook_secret)

@@ -1,4 +1,5 @@
-"""Deployments: the only writer of ``deployment_logs``, ``deployment_steps`` and ``deployment_log_lines``.
+"""Deployments: the only writer of ``deployment_logs``, ``deployment_steps`` and ``deployment_log_lines``, and
+of a project's deploy state (status, URL, stopped, custom domain, the names and credentials its deploys recorded).
 
 The deploy API creates a deployment (``pending``) and records the Step Functions execution driving it; the
 state machine's steps move it to ``running``, keep its step timeline (one row per step, ``attempts`` counting
@@ -207,7 +208,8 @@ def mark_live(conn: Connection, deployment_id: Any, url: str) -> dict[str, Any] 
         return None
     conn.execute(
         """
-        UPDATE projects SET status = 'deployed', deployment_url = %s, last_deployed_at = now()
+        UPDATE projects
+        SET status = 'deployed', deployment_url = %s, last_deployed_at = now(), deployment_stopped = FALSE
         WHERE id = %s AND deleted_at IS NULL
         """,
         (url, row["project_id"]),
@@ -231,3 +233,47 @@ def mark_failed(conn: Connection, deployment_id: Any, *, build_log: str | None =
         return None
     conn.execute("UPDATE projects SET status = 'error' WHERE id = %s AND deleted_at IS NULL", (row["project_id"],))
     return dict(row)
+
+
+def set_stopped(conn: Connection, project_id: Any, stopped: bool) -> None:
+    """The project's app was stopped (or started again) on the panel."""
+    conn.execute("UPDATE projects SET deployment_stopped = %s WHERE id = %s", (stopped, project_id))
+
+
+def set_custom_domain(conn: Connection, project_id: Any, host: str | None) -> None:
+    """The host the app also answers at (lowercase; the unique index ``uq_projects_custom_domain`` refuses a
+    host another project holds: psycopg ``UniqueViolation``), or None."""
+    conn.execute("UPDATE projects SET custom_domain = %s WHERE id = %s", (host, project_id))
+
+
+def record_destroyed(conn: Connection, project_id: Any) -> None:
+    """The app and its database were destroyed: the project is a draft again, with no URL, domain or database
+    credentials. The recorded service names stay, so a later deploy takes the same ones."""
+    conn.execute(
+        """
+        UPDATE projects
+        SET status = 'draft', deployment_url = NULL, deployment_stopped = FALSE, custom_domain = NULL,
+            database_secret = NULL
+        WHERE id = %s
+        """,
+        (project_id,),
+    )
+
+
+def fail_abandoned(conn: Connection, *, older_than_minutes: int) -> int:
+    """Deployments still pending or running long after any execution could (its polls and retries are bounded):
+    their execution died without reaching MarkFailed (the database was down then, say). Each ends ``failed``
+    as MarkFailed would end it, so the project may deploy again; how many."""
+    rows = conn.execute(
+        """
+        SELECT id FROM deployment_logs
+        WHERE status IN ('pending', 'running') AND started_at < now() - make_interval(mins => %s)
+        ORDER BY started_at LIMIT 100 FOR UPDATE SKIP LOCKED
+        """,
+        (older_than_minutes,),
+    ).fetchall()
+    for row in rows:
+        fail_running_steps(conn, row["id"])
+        if mark_failed(conn, row["id"]) is not None:
+            append_log(conn, row["id"], None, f"The deployment stopped answering and was ended. {FAILED_MESSAGE}")
+    return len(rows)

@@ -1,4 +1,4 @@
-"""The e-mails the platform sends: verification, password reset, invitation."""
+"""The e-mails the platform sends: verification, password reset, invitation, deployments, billing."""
 
 from __future__ import annotations
 
@@ -66,4 +66,39 @@ def send_deployment_live(to: str, project_name: str, url: str) -> None:
         "Open your app",
         url,
         "You get this e-mail because you started the deployment.",
+    )
+
+
+def send_payment_failed(to: str, organization_name: str, invoice_url: str) -> None:
+    _send(
+        to,
+        f"Payment failed for {organization_name}",
+        f"We could not collect the payment for {organization_name}'s MoreMinimore subscription. Your plan stays "
+        "as it is for now; update the payment method or pay the invoice to keep it.",
+        "Pay the invoice",
+        invoice_url,
+        "Stripe tries again over the next days. You get this e-mail as an owner of the organization.",
+    )
+
+
+def send_payment_action_required(to: str, organization_name: str, invoice_url: str) -> None:
+    _send(
+        to,
+        f"Confirm the payment for {organization_name}",
+        f"Your bank asks you to confirm the payment for {organization_name}'s MoreMinimore subscription.",
+        "Confirm the payment",
+        invoice_url,
+        "You get this e-mail as an owner of the organization.",
+    )
+
+
+def send_trial_ending(to: str, organization_name: str, ends: str, billing_url: str) -> None:
+    _send(
+        to,
+        f"The trial of {organization_name} ends soon",
+        f"The trial of {organization_name}'s MoreMinimore plan ends on {ends}. The plan continues unless you "
+        "cancel it before then.",
+        "Review the plan",
+        billing_url,
+        "You get this e-mail as an owner of the organization.",
     )

@@ -74,6 +74,7 @@ class Action(StrEnum):
     AI_PROVIDERS_CONFIGURE = "ai_providers.configure"
     SYSTEM_LOGS_VIEW = "system_logs.view"
     PROMPTS_MODERATE = "prompts.moderate"
+    PLANS_MANAGE = "plans.manage"
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.AI_PROVIDERS_CONFIGURE: Rule(Scope.GLOBAL, frozenset({A}), description="add AI providers (base URLs)"),
     Action.SYSTEM_LOGS_VIEW: Rule(Scope.GLOBAL, frozenset({A, CA}), description="system-wide audit log"),
     Action.PROMPTS_MODERATE: Rule(Scope.GLOBAL, frozenset({A}), description="see, change or delete anyone's prompts"),
+    Action.PLANS_MANAGE: Rule(Scope.GLOBAL, frozenset({A, CA}), description="the tiers' limits and display prices"),
 }
 
 # Who may grant which organization role: the one rule invite, role change, removal and

@@ -139,6 +139,20 @@ def unmirrored_versions(conn: Connection, project_id: Any, up_to_number: int) ->
     return [dict(row) for row in rows]
 
 
+def last_mirrored(conn: Connection, project_id: Any, before_number: int) -> dict[str, Any] | None:
+    """The newest version before ``before_number`` with a Gitea commit (``gitea_commit_id``, ``manifest_key``):
+    what the repository's main holds when the mirror works in order."""
+    row = conn.execute(
+        """
+        SELECT gitea_commit_id, manifest_key FROM project_versions
+        WHERE project_id = %s AND number < %s AND gitea_commit_id IS NOT NULL
+        ORDER BY number DESC LIMIT 1
+        """,
+        (project_id, before_number),
+    ).fetchone()
+    return dict(row) if row else None
+
+
 def record_gitea_commit(conn: Connection, version_id: Any, sha: str) -> None:
     """The Gitea mirror's commit of a version (the first one recorded stays)."""
     conn.execute(

@@ -38,7 +38,7 @@ Since = Annotated[int, Query(ge=0, le=2**62, description="The `next` of the prev
 router = APIRouter()
 
 
-def _project_uuid(value: str) -> uuid.UUID:
+def project_uuid(value: str) -> uuid.UUID:
     """The project id of the path; require() has resolved the project, so it is well formed."""
     project_id = parse_uuid(value)
     assert project_id is not None
@@ -76,7 +76,7 @@ def _deploy(
     responses=errors(402, 409, 503),  # plan_limit_reached, deployment_in_progress
 )
 def deploy(id: ProjectId, caller: Deployer, body: DeployBody | None = None) -> DeploymentEnvelope:
-    return _deploy(caller, _project_uuid(id), "deploy", body)
+    return _deploy(caller, project_uuid(id), "deploy", body)
 
 
 @router.post(
@@ -87,7 +87,7 @@ def deploy(id: ProjectId, caller: Deployer, body: DeployBody | None = None) -> D
     responses=errors(402, 409, 503),  # plan_limit_reached, deployment_in_progress, not_deployed
 )
 def update(id: ProjectId, caller: Deployer, body: DeployBody | None = None) -> DeploymentEnvelope:
-    return _deploy(caller, _project_uuid(id), "update", body)
+    return _deploy(caller, project_uuid(id), "update", body)
 
 
 @router.post(
@@ -98,13 +98,13 @@ def update(id: ProjectId, caller: Deployer, body: DeployBody | None = None) -> D
     responses=errors(402, 409, 503),  # plan_limit_reached, deployment_in_progress
 )
 def rollback(id: ProjectId, caller: Deployer, body: RollbackBody) -> DeploymentEnvelope:
-    return _deploy(caller, _project_uuid(id), "rollback", rollback_of=body.deployment_id)
+    return _deploy(caller, project_uuid(id), "rollback", rollback_of=body.deployment_id)
 
 
 @router.get("/api/projects/{id}/deployments", response_model=DeploymentPage, summary="Deployments, newest first")
 def list_deployments(id: ProjectId, caller: Viewer, limit: Limit = 50, cursor: Cursor = None) -> DeploymentPage:
     with db.transaction() as conn:
-        rows, next_cursor = service.list_deployments(conn, caller, _project_uuid(id), limit=limit, cursor=cursor)
+        rows, next_cursor = service.list_deployments(conn, caller, project_uuid(id), limit=limit, cursor=cursor)
     return DeploymentPage(items=[deployment_model(row) for row in rows], next_cursor=next_cursor)
 
 

@@ -80,7 +80,13 @@ def update_project(id: ProjectId, body: UpdateProjectBody, caller: Manager) -> P
     return ProjectEnvelope(project=project_model(row))
 
 
-@router.delete("/api/projects/{id}", status_code=204, response_class=Response, summary="Delete a project")
+@router.delete(
+    "/api/projects/{id}",
+    status_code=204,
+    response_class=Response,
+    summary="Delete a project (its deployed app and database are destroyed, its repository archived)",
+    responses=errors(409),  # deployment_in_progress
+)
 def delete_project(id: ProjectId, caller: Manager) -> Response:
     with db.transaction() as conn:
         service.delete_project(conn, caller, project_uuid(id))

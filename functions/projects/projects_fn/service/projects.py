@@ -6,11 +6,12 @@ import json
 import uuid
 from typing import Any
 
-from mm_common import audit, crypto, versions, working_copy
+from mm_common import audit, crypto, plans, versions, working_copy
 from mm_common.auth import Caller
 from mm_common.aws import client
 from mm_common.config import get_settings
 from mm_common.db import Connection
+from mm_common.deploy.services import ProjectServices
 from mm_common.errors import Conflict, NotFound, Unprocessable
 from mm_common.observability import count, traced
 from mm_common.permissions import Action
@@ -21,6 +22,7 @@ from projects_fn.schemas import MAX_ENV_VARIABLES, UpdateProjectBody
 from projects_fn.service import SERVICE
 
 NO_SUCH_PROJECT = "There is no such project, or you cannot see it."
+DEPLOYING = "This project is being deployed right now. Wait until that deployment ends, then delete it."
 SLUG_TAKEN = "Another project of this organization uses this slug. Choose another one."
 
 
@@ -53,8 +55,8 @@ def create_project(
             f"There is no template '{template_id}'. Choose one of: {known}.", details=[{"field": "template"}]
         )
     organization_id = caller.organization_id
-    # Serialise slug choice within the organization; the unique index is the last word.
-    queries.lock_organization(conn, organization_id)
+    # Serialise slug choice and the project count within the organization; the unique index is the last word.
+    plans.check(conn, organization_id, "projects")
     slug = unique_slug(
         slugify(name, fallback="project"), lambda candidate: queries.slug_taken(conn, organization_id, candidate)
     )
@@ -170,7 +172,14 @@ def update_project(conn: Connection, caller: Caller, project_id: uuid.UUID, body
 
 @traced(SERVICE)
 def delete_project(conn: Connection, caller: Caller, project_id: uuid.UUID) -> None:
-    row = _existing(conn, project_id)
+    """The project's rows go now; its S3 objects, its deployed app and database (Easypanel) go in the clean-up
+    worker, which also archives its Gitea repository. Refused while a deployment runs (it would create services
+    after the clean-up destroyed them)."""
+    row = _existing(conn, project_id, lock=True)
+    deployed = queries.deployed_names(conn, project_id)
+    if deployed["deploying"]:
+        raise Conflict(DEPLOYING, code="deployment_in_progress")
+    services = ProjectServices.of(deployed)
     queries.delete_project(conn, project_id)
     audit.log(
         conn,
@@ -185,7 +194,14 @@ def delete_project(conn: Connection, caller: Caller, project_id: uuid.UUID) -> N
     # deletion then rolled back would find objects still referenced, so the worker checks.
     client("sqs").send_message(
         QueueUrl=get_settings().project_cleanup_queue_url,
-        MessageBody=json.dumps({"organizationId": str(row["organization_id"]), "projectId": str(project_id)}),
+        MessageBody=json.dumps(
+            {
+                "organizationId": str(row["organization_id"]),
+                "projectId": str(project_id),
+                "services": services.as_json() if services is not None else None,
+                "repository": deployed["gitea_repo_full_name"],
+            }
+        ),
     )
     count(SERVICE, "ProjectDeleted")
 

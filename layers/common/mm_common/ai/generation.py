@@ -19,15 +19,14 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mm_common import db, messages
+from mm_common import db, messages, plans
 from mm_common.ai import context, jobs, npm, proposals
 from mm_common.ai.catalog import model_with_provider
 from mm_common.ai.keys import platform_api_key, user_api_key
 from mm_common.ai.provider_types import ChatMessage, ProviderError, StreamResult
 from mm_common.auth import Caller, Membership
-from mm_common.config import get_settings
 from mm_common.db import Connection
-from mm_common.errors import ApiError
+from mm_common.errors import ApiError, PaymentRequired
 from mm_common.observability import count
 from mm_common.permissions import Action
 from mm_common.snapshots import sha256_hex
@@ -95,23 +94,17 @@ def _resolve_key(conn: Connection, job: dict[str, Any], model: dict[str, Any]) -
             "no_api_key",
             f"There is no key for {model['provider_name']}: add your own in Settings → API keys.",
         )
-    tier = conn.execute(
-        "SELECT subscription_tier FROM organizations WHERE id = %s", (job["organization_id"],)
-    ).fetchone()
-    quotas = get_settings().token_quotas
-    quota = quotas.get(tier["subscription_tier"] if tier else "free", quotas["free"])
-    if quota is not None:
-        used = conn.execute(
-            "SELECT metered_prompt_tokens + metered_completion_tokens AS used FROM token_usage"
-            " WHERE organization_id = %s AND period_month = %s",
-            (job["organization_id"], _month_start().date()),
-        ).fetchone()
-        if used is not None and int(used["used"]) >= quota:
-            raise JobFailed(
-                "quota_exceeded",
-                f"Your organization has used its {quota:,} AI tokens for this month on the platform's keys. "
-                "Add your own API key, or upgrade the plan.",
-            )
+    # The tier's monthly tokens on the platform's keys: a generation may start while any are left (it may end
+    # a little over; the next one is refused).
+    try:
+        plans.check(conn, job["organization_id"], "ai_tokens", lock=False)
+    except PaymentRequired as refused:
+        limit = refused.details["limit"]
+        raise JobFailed(
+            "quota_exceeded",
+            f"Your organization has used its {limit:,} AI tokens for this month on the platform's keys. "
+            "Add your own API key, or upgrade the plan.",
+        ) from None
     return platform or "", True
 
 

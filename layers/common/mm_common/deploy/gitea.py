@@ -18,9 +18,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 from urllib.parse import quote
 
 import httpx
@@ -179,12 +179,24 @@ def storable_path(path: str) -> bool:
     return bool(path) and all(s not in ("", ".", "..") and s.lower() != ".git" for s in segments) and "\x00" not in path
 
 
-def plan_changes(current: Mapping[str, str], files: Mapping[str, bytes]) -> list[FileChange]:
+@runtime_checkable
+class Prefetchable(Protocol):
+    """Files read on demand (from storage) that can read many at once, faster than one by one."""
+
+    def prefetch(self, paths: Iterable[str]) -> None: ...
+
+
+def plan_changes(
+    current: Mapping[str, str], files: Mapping[str, bytes], unchanged: Collection[str] = ()
+) -> list[FileChange]:
     """The operations that turn a tree (path → blob sha) into exactly ``files``: deletions first, then
-    creations and updates, each group in path order."""
+    creations and updates, each group in path order. A path in ``unchanged`` that the tree holds is known to
+    hold its content already: it is neither read nor sent."""
     deletes = [FileChange("delete", path, sha=sha) for path, sha in sorted(current.items()) if path not in files]
     writes: list[FileChange] = []
     for path in sorted(files):
+        if path in unchanged and path in current:
+            continue
         data = files[path]
         existing = current.get(path)
         if existing is None:
@@ -387,6 +399,18 @@ class GiteaClient:
             raise PermanentError("Gitea get branch answered without a head commit", service=SERVICE, status=200)
         return Branch(name=str(data.get("name", branch)), commit_sha=sha)
 
+    def create_branch(self, owner: str, repo: str, branch: str, *, from_ref: str) -> Branch:
+        """``branch`` at the head of ``from_ref``; an existing ``branch`` is left as it is (and answered)."""
+        body = {"new_branch_name": branch, "old_ref_name": from_ref}
+        path = f"{self._repo_path(owner, repo)}/branches"
+        response = self._request("create branch", "POST", path, expect=(201, 409), body=body)
+        found = self.get_branch(owner, repo, branch) if response.status_code == 409 else None
+        if found is not None:
+            return found
+        data = self._json("create branch", response)
+        commit = data.get("commit") or {}
+        return Branch(name=branch, commit_sha=str(commit.get("id") or commit.get("sha") or ""))
+
     def get_tree(self, owner: str, repo: str, ref: str, *, page_size: int = TREE_PAGE_SIZE) -> Tree:
         """Every entry under ``ref`` (a commit sha, branch or tree sha), recursively, across pages.
 
@@ -475,8 +499,16 @@ class GiteaClient:
         author: Identity,
         committer: Identity | None = None,
         branch: str = "main",
+        base: str | None = None,
+        unchanged: Collection[str] = (),
+        unchanged_since: str | None = None,
     ) -> SyncResult:
-        """Make ``branch`` hold exactly ``files`` (path → content), committing only what differs."""
+        """Make ``branch`` hold exactly ``files`` (path → content), committing only what differs; a missing
+        ``branch`` is first created at the head of ``base``.
+
+        ``unchanged``: paths whose content is the same as in commit ``unchanged_since``; while the branch head is
+        that commit, they are not read (``files`` may read lazily: a `Prefetchable` is asked for the rest at
+        once). Any other head, and every file is compared."""
         refused = sorted(path for path in files if not storable_path(path))
         if refused:
             raise PermanentError(f"Gitea cannot store the path {refused[0]!r} as given", service=SERVICE)
@@ -484,10 +516,15 @@ class GiteaClient:
         if clashes:
             raise PermanentError(f"{clashes[0]!r} cannot be both a file and a directory", service=SERVICE)
         result = SyncResult()
+        if base is not None and base != branch and self.get_branch(owner, repo, branch) is None:
+            self.create_branch(owner, repo, branch, from_ref=base)
         head, current = self._current_files(owner, repo, branch)
         retried = False
         while True:
-            changes = plan_changes(current, files)
+            known = unchanged if unchanged_since is not None and head == unchanged_since else ()
+            if isinstance(files, Prefetchable):
+                files.prefetch(path for path in files if not (path in known and path in current))
+            changes = plan_changes(current, files, known)
             if not changes:
                 result.head = head
                 return result
