@@ -16,6 +16,7 @@ import { DashboardPage } from "@/routes/dashboard";
 // Heavier screens load when first opened (the workspace brings the editor).
 const WorkspacePage = lazy(() => import("@/routes/workspace/workspace").then((m) => ({ default: m.WorkspacePage })));
 const OrganizationPage = lazy(() => import("@/routes/organization").then((m) => ({ default: m.OrganizationPage })));
+const BillingPage = lazy(() => import("@/routes/billing/billing").then((m) => ({ default: m.BillingPage })));
 const AccountPage = lazy(() => import("@/routes/account").then((m) => ({ default: m.AccountPage })));
 
 function FullPageSpinner() {
@@ -70,6 +71,7 @@ export function App() {
           <Route index element={<DashboardPage />} />
           <Route path="/projects/:projectId/*" element={<WorkspacePage />} />
           <Route path="/organization" element={<OrganizationPage />} />
+          <Route path="/organization/billing" element={<BillingPage />} />
           <Route path="/account" element={<AccountPage />} />
           <Route path="*" element={<NotFoundPage />} />
         </Route>

@@ -4,11 +4,12 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { useForm } from "react-hook-form";
 import { Link, useNavigate } from "react-router";
 import { z } from "zod";
-import { api, ApiError, unwrap } from "@/api/client";
+import { api, unwrap } from "@/api/client";
 import type { components } from "@/api/schema";
+import { ErrorNotice } from "@/components/plan-limit";
 import { Button } from "@/components/ui/button";
 import { Dialog } from "@/components/ui/dialog";
-import { FormError, TextAreaField, TextField } from "@/components/ui/field";
+import { TextAreaField, TextField } from "@/components/ui/field";
 import { Skeleton } from "@/components/ui/spinner";
 import { useToast } from "@/components/ui/toast";
 import { cn } from "@/lib/cn";
@@ -33,7 +34,7 @@ function CreateProjectDialog({ organization, open, onOpenChange }: { organizatio
     enabled: open,
   });
   const form = useForm({ resolver: zodResolver(createSchema), defaultValues: { name: "", description: "", template: "" } });
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     const preferred = templates.data?.items.find((t) => t.default) ?? templates.data?.items[0];
     if (preferred && !form.getValues("template")) form.setValue("template", preferred.id);
@@ -49,14 +50,14 @@ function CreateProjectDialog({ organization, open, onOpenChange }: { organizatio
       onOpenChange(false);
       navigate(`/projects/${created.project.id}`);
     } catch (caught) {
-      setError(caught instanceof ApiError ? caught.message : "We could not create the project. Try again.");
+      setError(caught);
     }
   });
 
   return (
     <Dialog open={open} onOpenChange={onOpenChange} title="New project" description={`In ${organization.name}`}>
       <form onSubmit={onSubmit} className="space-y-4" noValidate>
-        <FormError message={error} />
+        <ErrorNotice error={error} organizationId={organization.id} fallback="We could not create the project. Try again." />
         <TextField label="Name" autoFocus {...form.register("name")} error={form.formState.errors.name?.message} />
         <TextAreaField label="What are you building? (optional)" {...form.register("description")} rows={3} />
         <fieldset className="space-y-2">

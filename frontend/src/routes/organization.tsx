@@ -1,9 +1,10 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { useNavigate } from "react-router";
+import { Link, useNavigate } from "react-router";
 import { api, ApiError, unwrap } from "@/api/client";
 import type { components } from "@/api/schema";
 import { useAuth } from "@/auth/auth";
+import { ErrorNotice } from "@/components/plan-limit";
 import { Button } from "@/components/ui/button";
 import { Dialog } from "@/components/ui/dialog";
 import { FormError, TextField } from "@/components/ui/field";
@@ -89,7 +90,7 @@ function InviteDialog({ organization, open, onOpenChange }: { organization: Orga
           invite.mutate();
         }}
       >
-        <FormError message={invite.error ? errorText(invite.error) : null} />
+        <ErrorNotice error={invite.error} organizationId={organization.id} fallback="That did not work. Try again." />
         <TextField label="E-mail" type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
         <div className="space-y-1.5">
           <label htmlFor="invite-role" className="block text-sm font-medium">
@@ -464,7 +465,14 @@ export function OrganizationPage() {
   const isOwner = role === "owner";
   const manages = isOwner || role === "admin";
   return (
-    <Page title={organization.name}>
+    <Page
+      title={organization.name}
+      actions={
+        <Link to="/organization/billing" className="inline-flex h-10 items-center rounded-md border border-border bg-surface px-4 text-sm font-medium hover:bg-muted">
+          Billing
+        </Link>
+      }
+    >
       {manages && (
         <Section title="Settings">
           <RenameOrganization organization={organization} />

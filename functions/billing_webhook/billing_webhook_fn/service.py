@@ -141,7 +141,7 @@ def _sync_subscription(
     """Write the subscription's state as Stripe has it now on its organization."""
     if not subscription_id:
         return Effects(organization_id)
-    subscription = stripe.v1.subscriptions.retrieve(subscription_id, {"expand": ["items.data.price"]})
+    subscription = stripe.v1.subscriptions.retrieve(subscription_id, {"expand": ["items.data.price", "latest_invoice"]})
     organization_id = organization_id or billing.organization_of(
         conn, metadata=billing.value_of(subscription, "metadata"), customer=billing.value_of(subscription, "customer")
     )

@@ -11,6 +11,7 @@ The SDK (a heavy import) loads on first use.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from mm_common.config import Settings, stripe_secret_key
@@ -33,14 +34,17 @@ BILLING_PAGE = "/organization/billing?organizationId={organization_id}"
 
 
 def client(settings: Settings) -> StripeClient:
-    """The SDK's client for the configured key and API base, at the pinned API version."""
+    """The SDK's client for the configured key and API base, at the pinned API version: one per key and base in
+    an execution environment, so warm invocations reuse its connection (and TLS session) to Stripe."""
+    return _client(stripe_secret_key(settings), settings.stripe_api_base)
+
+
+@lru_cache(maxsize=4)
+def _client(api_key: str, api_base: str) -> StripeClient:
     import stripe
 
     return stripe.StripeClient(
-        stripe_secret_key(settings),
-        stripe_version=STRIPE_API_VERSION,
-        base_addresses={"api": settings.stripe_api_base},
-        max_network_retries=2,
+        api_key, stripe_version=STRIPE_API_VERSION, base_addresses={"api": api_base}, max_network_retries=2
     )
 
 
@@ -163,7 +167,9 @@ def apply_subscription(
         "current_period_end": None if ended else _time(value_of(item, "current_period_end")),
         "cancel_at_period_end": False if ended else bool(value_of(subscription, "cancel_at_period_end")),
         "trial_ends_at": None if ended else _time(value_of(subscription, "trial_end")),
-        "past_due_since": (current["past_due_since"] or now) if status == "past_due" else None,
+        "past_due_since": (current["past_due_since"] or _past_due_since(subscription) or event_created or now)
+        if status == "past_due"
+        else None,
     }
     changes = {key: [current[key], value] for key, value in wanted.items() if current[key] != value}
     conn.execute(
@@ -180,6 +186,12 @@ def apply_subscription(
         {**wanted, "event_created": event_created, "id": organization_id},
     )
     return changes
+
+
+def _past_due_since(subscription: Any) -> datetime | None:
+    """When the unpaid invoice that made the subscription past due was issued (Stripe's clock, so a late or
+    replayed event starts the grace period where Stripe did); needs ``latest_invoice`` expanded."""
+    return _time(value_of(value_of(subscription, "latest_invoice"), "created"))
 
 
 def upsert_invoice(conn: Connection, organization_id: Any, invoice: Any) -> dict[str, Any]:
