@@ -61,7 +61,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -75,6 +74,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from devstack.serving import LoopbackServer
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "easypanel-openapi-2.16.0.subset.json"
 PANEL_VERSION = "2.16.0"
@@ -1494,53 +1496,21 @@ def _flatten(issues: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------- the server
-class EasypanelServer:
-    """An emulator served over real HTTP on a free local port, in a thread.
+class EasypanelServer(LoopbackServer):
+    """The emulator on a loopback port in a thread: ``EasypanelServer(emulator).start()``, ``.url``, ``.stop()``."""
 
-    The socket is bound and listening before the server thread starts, so ``url`` works at once
-    (a first request waits in the backlog, not in a retry loop)."""
+    thread_name = "easypanel-emulator"
 
     def __init__(self, emulator: EasypanelEmulator | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
         self.emulator = emulator or EasypanelEmulator()
-        self._host = host
-        self._port = port
-        self._socket: socket.socket | None = None
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-        self.url = ""
-
-    def start(self) -> EasypanelServer:
-        import uvicorn
-
-        self._socket = socket.create_server((self._host, self._port))
-        # Accepted connections inherit TCP_NODELAY: without it a kept-alive connection's next answer
-        # waits 40 ms for the client's delayed ACK (Nagle), every call.
-        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        port = self._socket.getsockname()[1]
-        self.url = f"http://{self._host}:{port}"
         self.emulator.base_url = self.url
-        config = uvicorn.Config(
-            self.emulator.asgi_app(), log_level="warning", server_header=False, timeout_graceful_shutdown=5
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="easypanel-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
+    def app(self) -> ASGIApp:
+        return self.emulator.asgi_app()
+
+    def stopping(self) -> None:
         self.emulator.faults.release()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
+
+    def stopped(self) -> None:
         self.emulator.close()
-
-    def __enter__(self) -> EasypanelServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

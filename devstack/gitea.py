@@ -30,11 +30,9 @@ import os
 import posixpath
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
-import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +46,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from devstack.serving import LoopbackServer
 
 GITEA_VERSION = "1.22.6"
 ZERO_SHA = "0" * 40
@@ -1053,7 +1053,6 @@ class _Instrumented:
                 break
         operations = _operations_of(path, method, body)
 
-        status = 0
         fault = self.emulator.faults.take(method, path)
         if fault is not None and fault.delay_s:
             await run_in_threadpool(self.emulator.faults.hold, fault.delay_s)
@@ -1061,9 +1060,11 @@ class _Instrumented:
             await run_in_threadpool(fault.action)
 
         async def recording_send(message: Message) -> None:
-            nonlocal status
+            # Recorded before the answer leaves: a client that has its answer finds its request recorded.
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                self.emulator.requests.append(
+                    RecordedRequest(method, path, int(message["status"]), len(body), operations)
+                )
             await send(message)
 
         async def discard(message: Message) -> None:
@@ -1085,7 +1086,6 @@ class _Instrumented:
             await response(scope, replay, recording_send)
         else:
             await self.app(scope, replay, recording_send)
-        self.emulator.requests.append(RecordedRequest(method, path, status, len(body), operations))
 
 
 def _operations_of(path: str, method: str, body: bytes) -> tuple[tuple[str, str], ...]:
@@ -1200,52 +1200,17 @@ def _parse_public_key(key: str) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------- the runner
 
 
-class GiteaServer:
+class GiteaServer(LoopbackServer):
     """The emulator on a loopback port in a thread: ``GiteaServer(emulator).start()``, ``.url``, ``.stop()``."""
 
+    thread_name = "gitea-emulator"
+
     def __init__(self, emulator: GiteaEmulator, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
         self.emulator = emulator
-        self.host = host
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self.port = int(self._socket.getsockname()[1])
-        self._thread: threading.Thread | None = None
-        self._server: Any = None
 
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def app(self) -> ASGIApp:
+        return self.emulator.asgi_app()
 
-    def start(self) -> GiteaServer:
-        import uvicorn
-
-        config = uvicorn.Config(
-            self.emulator.asgi_app(), log_level="warning", server_header=False, lifespan="off", access_log=False
-        )
-        self._server = uvicorn.Server(config)
-        self._socket.listen(128)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="gitea-emulator", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Gitea emulator did not start")
-            time.sleep(0.005)
-        return self
-
-    def stop(self) -> None:
+    def stopping(self) -> None:
         self.emulator.faults.clear()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._socket.close()
-
-    def __enter__(self) -> GiteaServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -154,17 +154,18 @@ class LocalStack:
                 self._saver.start()
         return self
 
+    def _secret(self, name: str, value: str) -> str:
+        """A Secrets Manager secret of this stack holding ``value`` (how functions get tokens and keys); its ARN."""
+        assert self.moto is not None
+        sm = client("secretsmanager", self.moto.endpoint)
+        return str(sm.create_secret(Name=f"{self.config.stack_name}/{name}", SecretString=value)["ARN"])
+
     def _payment_service(self) -> dict[str, str]:
         """Template parameters for Stripe: the account STRIPE_SECRET_KEY (with STRIPE_WEBHOOK_SECRET and
         STRIPE_API_BASE) names, else an emulator this stack starts, whose webhooks reach this stack's own
         webhook route signed with its secret. Secrets go to Secrets Manager, as in AWS."""
-        assert self.moto is not None
         cfg = self.config
-        sm = client("secretsmanager", self.moto.endpoint)
-
-        def secret(name: str, value: str) -> str:
-            return str(sm.create_secret(Name=f"{cfg.stack_name}/{name}", SecretString=value)["ARN"])
-
+        secret = self._secret
         parameters: dict[str, str] = {}
         if os.environ.get("STRIPE_PRICE_LOOKUP_KEYS"):
             parameters["StripePriceLookupKeys"] = os.environ["STRIPE_PRICE_LOOKUP_KEYS"]
@@ -194,13 +195,8 @@ class LocalStack:
         """Template parameters for Gitea and Easypanel: the servers GITEA_URL / EASYPANEL_URL name
         (with GITEA_TOKEN / EASYPANEL_TOKEN), else emulators this stack starts. Tokens go to
         Secrets Manager and reach the functions by ARN, as in AWS."""
-        assert self.moto is not None
         cfg = self.config
-        sm = client("secretsmanager", self.moto.endpoint)
-
-        def secret(name: str, value: str) -> str:
-            return str(sm.create_secret(Name=f"{cfg.stack_name}/{name}", SecretString=value)["ARN"])
-
+        secret = self._secret
         parameters: dict[str, str] = {}
         if os.environ.get("GITEA_OWNER"):
             parameters["GiteaOwner"] = os.environ["GITEA_OWNER"]

@@ -115,7 +115,6 @@ import html
 import json
 import re
 import secrets
-import socket
 import string
 import threading
 import time
@@ -131,6 +130,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from devstack.serving import LoopbackServer
 
 API_VERSION = "2026-10-28.endive"
 WEBHOOK_USER_AGENT = "Stripe/1.0 (+https://stripe.com/docs/webhooks)"
@@ -2005,57 +2007,22 @@ class StripeEmulator:
 
 
 # ------------------------------------------------------------------------------- the server
-class StripeServer:
-    """An emulator served over real HTTP on a local port (0: a free one), in a thread: ``.url``, ``.stop()``.
+class StripeServer(LoopbackServer):
+    """The emulator on a loopback port (0: a free one) in a thread: ``StripeServer(emulator).start()``, ``.url``,
+    ``.stop()``."""
 
-    The socket is bound and listening before the server thread starts, so ``url`` works at once
-    (a first request waits in the backlog, not in a retry loop)."""
+    thread_name = "stripe-emulator"
 
     def __init__(self, emulator: StripeEmulator | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host=host, port=port)
         self.emulator = emulator or StripeEmulator()
-        self.host = host
-        self.port = port
-        self.url = ""
-        self._socket: socket.socket | None = None
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> StripeServer:
-        import uvicorn
-
-        self._socket = socket.create_server((self.host, self.port))
-        # Accepted connections inherit TCP_NODELAY (no 40 ms delayed-ACK stall on kept-alive connections).
-        self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.port = int(self._socket.getsockname()[1])
-        self.url = f"http://{self.host}:{self.port}"
         self.emulator.base_url = self.url
-        config = uvicorn.Config(
-            self.emulator.asgi_app(),
-            log_level="warning",
-            server_header=False,
-            lifespan="off",
-            access_log=False,
-            timeout_graceful_shutdown=5,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, name="stripe-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
 
-    def stop(self) -> None:
+    def app(self) -> ASGIApp:
+        return self.emulator.asgi_app()
+
+    def stopping(self) -> None:
         self.emulator.faults.clear()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
+
+    def stopped(self) -> None:
         self.emulator.close()
-
-    def __enter__(self) -> StripeServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from admin_fn import service
+from admin_fn.service import audit_logs as service
 from mm_common.audit import AuditEntry, AuditFilter, AuditPage
 from mm_common.auth import Caller, require
 from mm_common.pagination import Cursor, Limit
