@@ -103,6 +103,7 @@ bench: install bench-cold-start web chromium
 	$(PY) bench/versions.py
 	$(PY) bench/deploy.py
 	$(PY) bench/billing.py
+	$(PY) bench/admin.py
 	$(PY) bench/generation.py
 	$(PY) bench/spa.py
 

@@ -7,6 +7,7 @@ Only what the local stack needs is interpreted: the intrinsic functions the temp
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,6 +66,8 @@ class QueueSubscription:
 class Schedule:
     name: str
     expression: str
+    # The event's ``Input`` (constant JSON EventBridge sends instead of its own event), when set.
+    input: Any = None
 
 
 @dataclass
@@ -180,7 +183,14 @@ class Template:
                     )
                 elif kind in ("Schedule", "ScheduleV2"):
                     expression = ev.get("Schedule") or ev.get("ScheduleExpression")
-                    spec.schedules.append(Schedule(name=name, expression=str(expression)))
+                    raw_input = ev.get("Input")
+                    spec.schedules.append(
+                        Schedule(
+                            name=name,
+                            expression=str(expression),
+                            input=json.loads(raw_input) if isinstance(raw_input, str) else None,
+                        )
+                    )
             specs.append(spec)
         return specs
 

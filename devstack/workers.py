@@ -158,15 +158,25 @@ class Scheduler:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
-    def run_now(self, function: str) -> Any:
-        rule = self.schedules[function][0].name if self.schedules.get(function) else "manual"
-        return self.runtime.invoke(function, scheduled_event(f"{function}-{rule}"))
+    def run_now(self, function: str, schedule: str | None = None) -> Any:
+        """Fire ``function``'s schedule named ``schedule`` (default: its first) now, as EventBridge would."""
+        for candidate in self.schedules.get(function, []):
+            if schedule is None or candidate.name == schedule:
+                return self.runtime.invoke(function, self._event(function, candidate))
+        if schedule is not None:
+            raise KeyError(f"{function} has no schedule {schedule!r}")
+        return self.runtime.invoke(function, scheduled_event(f"{function}-manual"))
+
+    @staticmethod
+    def _event(function: str, schedule: Schedule) -> Any:
+        """The schedule's constant Input when it has one (EventBridge sends that instead of its event)."""
+        return schedule.input if schedule.input is not None else scheduled_event(f"{function}-{schedule.name}")
 
     def _loop(self, function: str, schedule: Schedule) -> None:
         period = min(schedule_period_s(schedule.expression), self.max_period_s)
         while not self._stop.wait(period):
             try:
-                result = self.runtime.invoke(function, scheduled_event(f"{function}-{schedule.name}"))
+                result = self.runtime.invoke(function, self._event(function, schedule))
                 print(f"[schedule] {function}: {json.dumps(result, default=str)}")
             except FunctionError as error:
                 print(f"[schedule] {function} failed: {error}")

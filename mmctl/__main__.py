@@ -1,4 +1,4 @@
-"""python -m mmctl {migrate,create-admin,seed-catalog,openapi} — works against any DATABASE_URL."""
+"""python -m mmctl {migrate,create-admin,seed-catalog,maintenance,cleanup,openapi} — works against any DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -47,6 +47,56 @@ def cmd_seed_catalog(_: argparse.Namespace) -> None:
     print(f"AI catalog: {added['providers']} provider(s) and {added['models']} model(s) added")
 
 
+def cmd_maintenance(args: argparse.Namespace) -> None:
+    os.environ["DATABASE_URL"] = _database_url()
+    from mm_common import audit, db, system_settings
+
+    turn_on = args.state == "on"
+    with db.transaction() as conn:
+        before = system_settings.load(conn).maintenance
+        after = system_settings.Maintenance(on=turn_on, message=args.message if turn_on else before.message)
+        if after != before:
+            value = after.model_dump(mode="json")
+            system_settings.store(conn, "maintenance", value, updated_by=None)
+            audit.record(
+                conn,
+                "system_settings.update",
+                meta=None,
+                resource_type="system_setting",
+                details={
+                    "key": "maintenance",
+                    "before": before.model_dump(mode="json"),
+                    "after": value,
+                    "via": "mmctl",
+                },
+            )
+    # Each API container reads it again within its settings cache's TTL.
+    print(f"maintenance mode is {args.state}" + (f": {after.shown_message}" if turn_on else ""))
+
+
+def cmd_cleanup(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(REPO_ROOT / "functions" / "maintenance"))
+    from maintenance_fn.service import HOURLY, TASKS, Budget, run_cleanup
+
+    if args.action == "list":
+        for name in TASKS:
+            print(f"{name}{'' if name in HOURLY else '  (not hourly: its own schedule)'}")
+        return
+    if not args.tasks:
+        sys.exit("Name the task(s) to run, or 'all' (see: python -m mmctl cleanup list).")
+    os.environ["DATABASE_URL"] = _database_url()
+    try:
+        report = run_cleanup(args.tasks, budget=Budget.seconds(args.budget))
+    except ValueError as error:
+        sys.exit(str(error))
+    for task, counts in report.counts.items():
+        print(f"{task}: " + (", ".join(f"{name} {value}" for name, value in counts.items()) or "nothing to do"))
+    for task, failure in report.failed.items():
+        print(f"{task}: FAILED ({failure})", file=sys.stderr)
+    if report.failed:
+        sys.exit(1)
+
+
 def cmd_openapi(args: argparse.Namespace) -> None:
     from devstack.openapi import build_openapi, route_index
 
@@ -74,6 +124,18 @@ def main() -> None:
     sub.add_parser("seed-catalog", help="add the built-in AI providers and models if missing").set_defaults(
         func=cmd_seed_catalog
     )
+    maintenance = sub.add_parser("maintenance", help="turn maintenance mode on or off (non-admins get 503)")
+    maintenance.add_argument("state", choices=["on", "off"])
+    maintenance.add_argument("--message", default="", help="what refused requests and the maintenance page say")
+    maintenance.set_defaults(func=cmd_maintenance)
+    cleanup = sub.add_parser(
+        "cleanup",
+        help="run scheduled clean-up tasks now (with the AWS environment of the deployment: buckets, queues, panel)",
+    )
+    cleanup.add_argument("action", choices=["run", "list"])
+    cleanup.add_argument("tasks", nargs="*", help="task names, or 'all'")
+    cleanup.add_argument("--budget", type=float, default=900.0, help="seconds after which no new batch starts")
+    cleanup.set_defaults(func=cmd_cleanup)
     openapi = sub.add_parser("openapi", help="write the whole API's OpenAPI 3.1 document and the route index")
     openapi.add_argument("--output", default=str(REPO_ROOT / "functions/system/system_fn/openapi.json"))
     openapi.add_argument(

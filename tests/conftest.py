@@ -93,6 +93,10 @@ def _empty_tables(request: pytest.FixtureRequest) -> Iterator[None]:
                     marks = ", ".join(["%s"] * len(rows[0]))
                     with conn.cursor() as cursor:
                         cursor.executemany(f'INSERT INTO "{table}" VALUES ({marks})', rows)
+        # The emptied system settings are the defaults again at once, not when this process's cache expires.
+        from mm_common import system_settings
+
+        system_settings.clear_cache()
 
 
 def wait_for_executions(stack: LocalStack, timeout_s: float = 180.0) -> None:

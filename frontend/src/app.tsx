@@ -2,6 +2,7 @@ import { lazy, Suspense, type ReactNode } from "react";
 import { Navigate, Route, Routes, useLocation } from "react-router";
 import { useAuth } from "@/auth/auth";
 import { Shell } from "@/components/shell";
+import { MaintenanceGate } from "@/components/system-status";
 import { Spinner } from "@/components/ui/spinner";
 import {
   AcceptInvitationPage,
@@ -18,6 +19,7 @@ const WorkspacePage = lazy(() => import("@/routes/workspace/workspace").then((m)
 const OrganizationPage = lazy(() => import("@/routes/organization").then((m) => ({ default: m.OrganizationPage })));
 const BillingPage = lazy(() => import("@/routes/billing/billing").then((m) => ({ default: m.BillingPage })));
 const AccountPage = lazy(() => import("@/routes/account").then((m) => ({ default: m.AccountPage })));
+const AdminArea = lazy(() => import("@/routes/admin/index").then((m) => ({ default: m.AdminArea })));
 
 function FullPageSpinner() {
   return (
@@ -51,7 +53,7 @@ function NotFoundPage() {
   );
 }
 
-export function App() {
+function Routed() {
   return (
     <Suspense fallback={<FullPageSpinner />}>
       <Routes>
@@ -73,9 +75,20 @@ export function App() {
           <Route path="/organization" element={<OrganizationPage />} />
           <Route path="/organization/billing" element={<BillingPage />} />
           <Route path="/account" element={<AccountPage />} />
+          <Route path="/admin/*" element={<AdminArea />} />
           <Route path="*" element={<NotFoundPage />} />
         </Route>
       </Routes>
     </Suspense>
+  );
+}
+
+// While maintenance mode is on, the maintenance page stands in for every screen but sign-in (administrators
+// and co-admins excepted).
+export function App() {
+  return (
+    <MaintenanceGate>
+      <Routed />
+    </MaintenanceGate>
   );
 }

@@ -378,10 +378,10 @@ def test_the_maintenance_ends_a_deployment_whose_execution_died(
 ) -> None:
     recent = past_deployment(db, project, "running", started_at=datetime.now(UTC) - timedelta(minutes=10))
     assert stack.scheduler is not None
-    assert stack.scheduler.run_now("MaintenanceFunction")["deleted"]["abandonedDeploymentsFailed"] == 0
+    assert stack.scheduler.run_now("MaintenanceFunction")["tasks"]["deployments"]["failed"] == 0
     db.execute("UPDATE deployment_logs SET started_at = now() - interval '3 hours' WHERE id = %s", (recent,))
 
-    assert stack.scheduler.run_now("MaintenanceFunction")["deleted"]["abandonedDeploymentsFailed"] == 1
+    assert stack.scheduler.run_now("MaintenanceFunction")["tasks"]["deployments"]["failed"] == 1
 
     ended = client.get(f"/api/deployments/{recent}", headers=owner.headers).json()["deployment"]
     assert ended["status"] == "failed" and ended["errorMessage"] == FAILED_MESSAGE

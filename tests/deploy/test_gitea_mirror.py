@@ -261,13 +261,13 @@ def test_the_hourly_maintenance_asks_again_for_versions_whose_message_was_lost(
         "UPDATE project_versions SET created_at = now() - interval '1 hour' WHERE project_id = %s", (project["id"],)
     )
     result = stack.scheduler.run_now("MaintenanceFunction")
-    assert result["deleted"]["mirrorsRequeued"] >= 1
+    assert result["tasks"]["mirrors"]["requeued"] >= 1
     drain(mirror)
 
     commits = recorded_commits(db, project)
     assert [number for number, _ in commits] == [1, 2] and all(sha for _, sha in commits)
     # Once backed up, nothing is asked again.
-    assert stack.scheduler.run_now("MaintenanceFunction")["deleted"]["mirrorsRequeued"] == 0
+    assert stack.scheduler.run_now("MaintenanceFunction")["tasks"]["mirrors"]["requeued"] == 0
 
 
 def test_a_one_file_edit_of_a_large_project_reads_and_sends_only_that_file(

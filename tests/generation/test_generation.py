@@ -433,7 +433,7 @@ def test_maintenance_requeues_jobs_nothing_is_working_on(
     assert stack.scheduler is not None
     drain(stack, "JobsQueue")
     result = stack.scheduler.run_now("MaintenanceFunction")
-    assert result["deleted"]["requeuedJobs"] == 1
+    assert result["tasks"]["stalled_jobs"]["requeued"] == 1
     assert stack.moto is not None
     queued = aws_client("sqs", stack.moto.endpoint).receive_message(QueueUrl=stack.outputs["JobsQueue"])["Messages"]
     assert [json.loads(m["Body"])["jobId"] for m in queued] == [str(stalled[0])]
@@ -505,8 +505,8 @@ def test_maintenance_ends_a_canceled_job_whose_worker_died(
     drain(stack, "JobsQueue")
     assert stack.scheduler is not None
     result = stack.scheduler.run_now("MaintenanceFunction")
-    assert result["deleted"]["abandonedJobsCanceled"] == 1
-    assert result["deleted"]["requeuedJobs"] == 0  # nothing to announce: it is over
+    assert result["tasks"]["stalled_jobs"]["canceled"] == 1
+    assert result["tasks"]["stalled_jobs"]["requeued"] == 0  # nothing to announce: it is over
     ended = client.get(f"/api/jobs/{job['id']}", headers=owner.headers).json()["job"]
     assert ended["status"] == "canceled" and ended["finishedAt"]
     assert ask(client, world, "next").status_code == 202

@@ -254,6 +254,24 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/projects/{id}/deployments"): lambda w: {"path": w.in_project()},
     ("GET", "/api/deployments/{id}"): lambda w: {"path": {"id": _deployment(w)}},
     ("GET", "/api/deployments/{id}/logs"): lambda w: {"path": {"id": _deployment(w)}, "query": {"since": 0}},
+    # Platform administration.
+    ("GET", "/api/admin/users"): lambda w: {},
+    ("GET", "/api/admin/users/{id}"): lambda w: {"path": {"id": w.target_user.id}},
+    ("PATCH", "/api/admin/users/{id}"): lambda w: {"path": {"id": w.target_user.id}, "json": {"role": "co_admin"}},
+    ("POST", "/api/admin/users/{id}/logout"): lambda w: {"path": {"id": w.target_user.id}},
+    ("POST", "/api/admin/users/{id}/resend-verification"): lambda w: {"path": {"id": _unverified_user(w)}},
+    ("GET", "/api/admin/users/{id}/activity"): lambda w: {"path": {"id": w.target_user.id}},
+    ("GET", "/api/admin/organizations"): lambda w: {},
+    ("GET", "/api/admin/organizations/{id}"): lambda w: {"path": {"id": w.organization}},
+    ("PATCH", "/api/admin/organizations/{id}"): lambda w: {
+        "path": {"id": w.organization},
+        "json": {"tier": "enterprise"},
+    },
+    ("GET", "/api/admin/analytics"): lambda w: {},
+    ("GET", "/api/admin/failed-jobs"): lambda w: {},
+    ("GET", "/api/admin/failed-deployments"): lambda w: {},
+    ("GET", "/api/admin/settings"): lambda w: {},
+    ("PATCH", "/api/admin/settings"): lambda w: {"json": {"announcement": "Hello"}},
     # Billing.
     ("PATCH", "/api/admin/plans/{tier}"): lambda w: {"path": {"tier": "pro"}, "json": {"description": "Changed."}},
     ("POST", "/api/billing/checkout"): lambda w: _on_free_plan(
@@ -368,6 +386,10 @@ def _live_app(world: World, *, tier: str = "free", domain: bool = False) -> dict
     )
     world.db.execute("UPDATE organizations SET subscription_tier = %s WHERE id = %s", (tier, world.organization))
     return {"path": world.in_project()}
+
+
+def _unverified_user(world: World) -> uuid.UUID:
+    return make_user(world.db, verified=False).id
 
 
 def _on_free_plan(world: World, body: dict[str, Any]) -> dict[str, Any]:

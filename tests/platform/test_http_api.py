@@ -26,7 +26,7 @@ from mm_common.observability import for_service
 def test_health_reports_database_and_version(client: TestClient) -> None:
     response = client.get("/api/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "version": __version__}
+    assert response.json() == {"status": "ok", "database": "ok", "version": __version__, "maintenance": False}
     uuid.UUID(response.headers["x-correlation-id"])
 
 
@@ -80,7 +80,7 @@ def test_openapi_document_describes_the_whole_api(client: TestClient) -> None:
     document = response.json()
     assert document["openapi"].startswith("3.1")
     assert "/api/health" in document["paths"]
-    assert document["components"]["schemas"]["Health"]["required"] == ["status", "database", "version"]
+    assert document["components"]["schemas"]["Health"]["required"] == ["status", "database", "version", "maintenance"]
 
 
 def test_supplied_correlation_id_is_echoed(client: TestClient) -> None:

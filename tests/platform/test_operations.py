@@ -37,8 +37,9 @@ def test_cleanup_schedule_deletes_only_expired_rows(stack: LocalStack, db: psyco
     assert stack.scheduler is not None
     result = stack.scheduler.run_now("MaintenanceFunction")
 
-    assert result["deleted"]["sessions"] == 1
-    assert result["deleted"]["rateLimits"] == 1
+    assert result["failed"] == {}, result
+    assert result["tasks"]["expired"]["sessions"] == 1
+    assert result["tasks"]["expired"]["rateLimits"] == 1
     assert [r[0] for r in db.execute("SELECT refresh_token_hash FROM sessions").fetchall()] == ["live"]
     assert db.execute("SELECT count(*) FROM rate_limits").fetchone() == (1,)
 

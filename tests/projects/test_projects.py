@@ -400,7 +400,7 @@ def test_maintenance_collects_blobs_that_were_never_recorded(
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
-    assert result["deleted"]["unrecordedBlobs"] >= 1
+    assert result["tasks"]["unrecorded_blobs"]["deleted"] >= 1
     keys = bucket_keys(stack)
     assert orphan not in keys and f"orgs/{org}/blobs/{recorded}" in keys
 

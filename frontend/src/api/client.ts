@@ -27,14 +27,50 @@ function withToken(request: Request): Request {
   return request;
 }
 
+/** What a 503 `maintenance` said: the platform is down for maintenance (the administrator's message). */
+export interface MaintenanceNotice {
+  message: string;
+  /** When it was answered (ms since the epoch): a later status that says "off" ends it. */
+  at: number;
+}
+
+let maintenance: MaintenanceNotice | null = null;
+const maintenanceListeners = new Set<() => void>();
+
+export function getMaintenance(): MaintenanceNotice | null {
+  return maintenance;
+}
+
+export function subscribeMaintenance(listener: () => void): () => void {
+  maintenanceListeners.add(listener);
+  return () => maintenanceListeners.delete(listener);
+}
+
+export function setMaintenance(notice: MaintenanceNotice | null): void {
+  maintenance = notice;
+  maintenanceListeners.forEach((listener) => listener());
+}
+
+// Any call can be the one that finds maintenance mode on: the app then shows the maintenance page.
+async function noteMaintenance(response: Response): Promise<void> {
+  try {
+    const body = (await response.clone().json()) as Partial<ApiErrorBody>;
+    if (body.error?.code === "maintenance") setMaintenance({ message: body.error.message, at: Date.now() });
+  } catch {
+    // Not the API's JSON (a proxy's page): not maintenance mode.
+  }
+}
+
 async function authorizedFetch(input: Request): Promise<Response> {
   const retry = input.clone();
-  const response = await fetch(withToken(input));
+  let response = await fetch(withToken(input));
   const path = new URL(input.url).pathname;
-  if (response.status !== 401 || SESSION_PATHS.includes(path)) return response;
   // The access token expired or was never there (a reload): renew it once, then try again.
-  if (!(await refreshSession())) return response;
-  return fetch(withToken(retry));
+  if (response.status === 401 && !SESSION_PATHS.includes(path) && (await refreshSession())) {
+    response = await fetch(withToken(retry));
+  }
+  if (response.status === 503) await noteMaintenance(response);
+  return response;
 }
 
 export const api = createClient<paths>({

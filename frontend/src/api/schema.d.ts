@@ -78,6 +78,23 @@ export interface paths {
         patch: operations["update_provider_api_admin_ai_providers__id__patch"];
         trace?: never;
     };
+    "/api/admin/analytics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Platform totals, daily series, revenue and health */
+        get: operations["analytics_api_admin_analytics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/audit-logs": {
         parameters: {
             query?: never;
@@ -95,6 +112,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/failed-deployments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Failed deployments with the step that failed, latest first */
+        get: operations["failed_deployments_api_admin_failed_deployments_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/failed-jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Failed generation jobs, latest first */
+        get: operations["failed_jobs_api_admin_failed_jobs_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/organizations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Find organizations (admin) */
+        get: operations["list_organizations_api_admin_organizations_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/organizations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One organization: owner, subscription, limits and usage (admin) */
+        get: operations["get_organization_api_admin_organizations__id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Set an organization's tier or trial by hand, suspend or unsuspend it (admin) */
+        patch: operations["update_organization_api_admin_organizations__id__patch"];
+        trace?: never;
+    };
     "/api/admin/plans/{tier}": {
         parameters: {
             query?: never;
@@ -110,6 +196,110 @@ export interface paths {
         head?: never;
         /** Change a plan's limits or prices */
         patch: operations["update_plan_api_admin_plans__tier__patch"];
+        trace?: never;
+    };
+    "/api/admin/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The system settings */
+        get: operations["read_settings_api_admin_settings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change system settings (maintenance mode and sign-ups: administrators only) */
+        patch: operations["update_settings_api_admin_settings_patch"];
+        trace?: never;
+    };
+    "/api/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Find users (admin) */
+        get: operations["list_users_api_admin_users_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One user and their memberships */
+        get: operations["get_user_api_admin_users__id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Change a user's global role, ban or unban them (admin) */
+        patch: operations["update_user_api_admin_users__id__patch"];
+        trace?: never;
+    };
+    "/api/admin/users/{id}/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A user's recent actions */
+        get: operations["activity_api_admin_users__id__activity_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign a user out everywhere */
+        post: operations["sign_out_everywhere_api_admin_users__id__logout_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}/resend-verification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** E-mail a user a new confirmation link */
+        post: operations["resend_verification_api_admin_users__id__resend_verification_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/ai/models": {
@@ -1204,6 +1394,23 @@ export interface paths {
         patch: operations["update_prompt_api_prompts__id__patch"];
         trace?: never;
     };
+    "/api/system/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Maintenance mode, the announcement and the sign-up policy (for the web app's banner and pages) */
+        get: operations["status_api_system_status_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/users": {
         parameters: {
             query?: never;
@@ -1412,12 +1619,343 @@ export interface components {
             /** Nextcursor */
             nextCursor?: string | null;
         };
+        /** AdminOrganization */
+        AdminOrganization: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Slug */
+            slug: string;
+            /**
+             * Ownerid
+             * Format: uuid
+             */
+            ownerId: string;
+            /**
+             * Tier
+             * @description The tier set (by the subscription, or by an admin).
+             * @enum {string}
+             */
+            tier: "free" | "pro" | "enterprise";
+            /** Subscriptionstatus */
+            subscriptionStatus: string;
+            /** Trialendsat */
+            trialEndsAt: string | null;
+            /** Suspended */
+            suspended: boolean;
+            /** Suspendedat */
+            suspendedAt: string | null;
+            /** Suspensionreason */
+            suspensionReason: string | null;
+            /** Createdat */
+            createdAt: string;
+            /** Memberscount */
+            membersCount: number;
+            /** Projectscount */
+            projectsCount: number;
+            /**
+             * Deployedprojectscount
+             * @description Live projects with a deployed app.
+             */
+            deployedProjectsCount: number;
+            /**
+             * Aitokensthismonth
+             * @description AI tokens used this calendar month (UTC).
+             */
+            aiTokensThisMonth: number;
+        };
+        /** AdminOrganizationDetail */
+        AdminOrganizationDetail: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Slug */
+            slug: string;
+            /**
+             * Ownerid
+             * Format: uuid
+             */
+            ownerId: string;
+            /**
+             * Tier
+             * @description The tier set (by the subscription, or by an admin).
+             * @enum {string}
+             */
+            tier: "free" | "pro" | "enterprise";
+            /** Subscriptionstatus */
+            subscriptionStatus: string;
+            /** Trialendsat */
+            trialEndsAt: string | null;
+            /** Suspended */
+            suspended: boolean;
+            /** Suspendedat */
+            suspendedAt: string | null;
+            /** Suspensionreason */
+            suspensionReason: string | null;
+            /** Createdat */
+            createdAt: string;
+            /** Memberscount */
+            membersCount: number;
+            /** Projectscount */
+            projectsCount: number;
+            /**
+             * Deployedprojectscount
+             * @description Live projects with a deployed app.
+             */
+            deployedProjectsCount: number;
+            /**
+             * Aitokensthismonth
+             * @description AI tokens used this calendar month (UTC).
+             */
+            aiTokensThisMonth: number;
+            owner: components["schemas"]["AdminOrganizationOwner"];
+            /** Subscriptioninterval */
+            subscriptionInterval: string | null;
+            /** Currentperiodend */
+            currentPeriodEnd: string | null;
+            /** Cancelatperiodend */
+            cancelAtPeriodEnd: boolean;
+            /** Pastduesince */
+            pastDueSince: string | null;
+            /** Stripecustomerid */
+            stripeCustomerId: string | null;
+            /** Stripesubscriptionid */
+            stripeSubscriptionId: string | null;
+            plan: components["schemas"]["AdminPlanUsage"];
+        };
+        /** AdminOrganizationEnvelope */
+        AdminOrganizationEnvelope: {
+            organization: components["schemas"]["AdminOrganizationDetail"];
+        };
+        /** AdminOrganizationOwner */
+        AdminOrganizationOwner: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Email */
+            email: string;
+            /** Fullname */
+            fullName: string | null;
+        };
+        /** AdminOrganizationPage */
+        AdminOrganizationPage: {
+            /** Items */
+            items: components["schemas"]["AdminOrganization"][];
+            /** Nextcursor */
+            nextCursor?: string | null;
+        };
+        /** AdminOrganizationUpdateBody */
+        AdminOrganizationUpdateBody: {
+            /**
+             * Tier
+             * @description Set by hand (e.g. an Enterprise deal).
+             */
+            tier?: ("free" | "pro" | "enterprise") | null;
+            /**
+             * Trialendsat
+             * @description Extend the trial to this (future) time.
+             */
+            trialEndsAt?: string | null;
+            /** Suspended */
+            suspended?: boolean | null;
+            /** Suspensionreason */
+            suspensionReason?: string | null;
+        };
+        /** AdminPlanUsage */
+        AdminPlanUsage: {
+            /**
+             * Tier
+             * @description The effective tier: the one whose limits apply now.
+             * @enum {string}
+             */
+            tier: "free" | "pro" | "enterprise";
+            /** Limits */
+            limits: {
+                [key: string]: number | boolean | null;
+            };
+            /** Usage */
+            usage: {
+                [key: string]: number;
+            };
+        };
+        /** AdminSignedOut */
+        AdminSignedOut: {
+            /** Sessionsrevoked */
+            sessionsRevoked: number;
+        };
         /** AdminUpdateUserBody */
         AdminUpdateUserBody: {
             /** Role */
             role?: ("admin" | "co_admin" | "user") | null;
             /** Isactive */
             isActive?: boolean | null;
+        };
+        /** AdminUser */
+        AdminUser: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Email */
+            email: string;
+            /** Fullname */
+            fullName: string | null;
+            /** Avatarurl */
+            avatarUrl: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "admin" | "co_admin" | "user";
+            /** Emailverified */
+            emailVerified: boolean;
+            /** Banned */
+            banned: boolean;
+            /** Bannedat */
+            bannedAt: string | null;
+            /** Banreason */
+            banReason: string | null;
+            /** Createdat */
+            createdAt: string;
+            /**
+             * Lastloginat
+             * @description The latest sign-in.
+             */
+            lastLoginAt: string | null;
+            /**
+             * Organizationscount
+             * @description Organizations the user is a member of.
+             */
+            organizationsCount: number;
+            /**
+             * Projectscount
+             * @description Live projects the user created.
+             */
+            projectsCount: number;
+        };
+        /** AdminUserDetail */
+        AdminUserDetail: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Email */
+            email: string;
+            /** Fullname */
+            fullName: string | null;
+            /** Avatarurl */
+            avatarUrl: string | null;
+            /**
+             * Role
+             * @enum {string}
+             */
+            role: "admin" | "co_admin" | "user";
+            /** Emailverified */
+            emailVerified: boolean;
+            /** Banned */
+            banned: boolean;
+            /** Bannedat */
+            bannedAt: string | null;
+            /** Banreason */
+            banReason: string | null;
+            /** Createdat */
+            createdAt: string;
+            /**
+             * Lastloginat
+             * @description The latest sign-in.
+             */
+            lastLoginAt: string | null;
+            /**
+             * Organizationscount
+             * @description Organizations the user is a member of.
+             */
+            organizationsCount: number;
+            /**
+             * Projectscount
+             * @description Live projects the user created.
+             */
+            projectsCount: number;
+            /** Memberships */
+            memberships: components["schemas"]["AdminUserMembership"][];
+        };
+        /** AdminUserEnvelope */
+        AdminUserEnvelope: {
+            user: components["schemas"]["AdminUserDetail"];
+        };
+        /** AdminUserMembership */
+        AdminUserMembership: {
+            /**
+             * Organizationid
+             * Format: uuid
+             */
+            organizationId: string;
+            /** Name */
+            name: string;
+            /** Slug */
+            slug: string;
+            /** Tier */
+            tier: string;
+            /** Role */
+            role: string;
+            /** Joinedat */
+            joinedAt: string;
+        };
+        /** AdminUserPage */
+        AdminUserPage: {
+            /** Items */
+            items: components["schemas"]["AdminUser"][];
+            /** Nextcursor */
+            nextCursor?: string | null;
+        };
+        /** AdminUserUpdateBody */
+        AdminUserUpdateBody: {
+            /** Role */
+            role?: ("admin" | "co_admin" | "user") | null;
+            /** Banned */
+            banned?: boolean | null;
+            /**
+             * Banreason
+             * @description Why (kept with a ban).
+             */
+            banReason?: string | null;
+        };
+        /** AdminVerificationSent */
+        AdminVerificationSent: {
+            /** Message */
+            message: string;
+        };
+        /** Analytics */
+        Analytics: {
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+            totals: components["schemas"]["Totals"];
+            series: components["schemas"]["Series"];
+            revenue: components["schemas"]["Revenue"];
+            health: components["schemas"]["PlatformHealth"];
+        };
+        /** AnalyticsEnvelope */
+        AnalyticsEnvelope: {
+            analytics: components["schemas"]["Analytics"];
         };
         /** ApiError */
         ApiError: {
@@ -1701,6 +2239,48 @@ export interface components {
             /** @description The DNS record to create at the domain's DNS provider. */
             record: components["schemas"]["DnsRecord"];
         };
+        /** DayCount */
+        DayCount: {
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /** Count */
+            count: number;
+        };
+        /** DayDeployments */
+        DayDeployments: {
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /** Succeeded */
+            succeeded: number;
+            /** Failed */
+            failed: number;
+        };
+        /** DayTokens */
+        DayTokens: {
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /**
+             * Provider
+             * @description The provider's slug; null for a model since deleted.
+             */
+            provider: string | null;
+            /**
+             * Model
+             * @description The model's API name; null for a model since deleted.
+             */
+            model: string | null;
+            /** Tokens */
+            tokens: number;
+        };
         /** Decision */
         Decision: {
             message: components["schemas"]["Message"];
@@ -1831,6 +2411,15 @@ export interface components {
         DeploymentEnvelope: {
             deployment: components["schemas"]["Deployment"];
         };
+        /** DeploymentLogLine */
+        DeploymentLogLine: {
+            /** At */
+            at: string;
+            /** Step */
+            step: string | null;
+            /** Line */
+            line: string;
+        };
         /** DeploymentLogs */
         DeploymentLogs: {
             /**
@@ -1944,6 +2533,130 @@ export interface components {
         ErrorBody: {
             error: components["schemas"]["ApiError"];
         };
+        /** FailedDeployment */
+        FailedDeployment: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Completedat */
+            completedAt: string;
+            /** Startedat */
+            startedAt: string;
+            /** Kind */
+            kind: string;
+            /** Errormessage */
+            errorMessage: string | null;
+            /**
+             * Failedstep
+             * @description The step of the deploy state machine that failed.
+             */
+            failedStep: string | null;
+            /** Failedstepdetail */
+            failedStepDetail: string | null;
+            /** Failedstepattempts */
+            failedStepAttempts: number | null;
+            /**
+             * Loglines
+             * @description The deployment's last log lines, oldest first.
+             */
+            logLines: components["schemas"]["DeploymentLogLine"][];
+            /**
+             * Buildlogtail
+             * @description The end of the build log, when the build ran.
+             */
+            buildLogTail: string | null;
+            /** Easypanelservice */
+            easypanelService: string | null;
+            /** Commitsha */
+            commitSha: string | null;
+            /**
+             * Organizationid
+             * Format: uuid
+             */
+            organizationId: string;
+            /** Organizationname */
+            organizationName: string;
+            /**
+             * Projectid
+             * Format: uuid
+             */
+            projectId: string;
+            /** Projectname */
+            projectName: string;
+            /** Versionid */
+            versionId: string | null;
+            /** Versionnumber */
+            versionNumber: number | null;
+            /** Triggeredby */
+            triggeredBy: string | null;
+            /** Triggeredbyemail */
+            triggeredByEmail: string | null;
+        };
+        /** FailedDeploymentPage */
+        FailedDeploymentPage: {
+            /** Items */
+            items: components["schemas"]["FailedDeployment"][];
+            /** Nextcursor */
+            nextCursor: string | null;
+        };
+        /** FailedJob */
+        FailedJob: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Finishedat */
+            finishedAt: string;
+            /** Createdat */
+            createdAt: string;
+            /** Startedat */
+            startedAt: string | null;
+            /** Mode */
+            mode: string;
+            /** Attempts */
+            attempts: number;
+            /** Errorcode */
+            errorCode: string | null;
+            /** Errormessage */
+            errorMessage: string | null;
+            /**
+             * Organizationid
+             * Format: uuid
+             */
+            organizationId: string;
+            /** Organizationname */
+            organizationName: string;
+            /**
+             * Projectid
+             * Format: uuid
+             */
+            projectId: string;
+            /** Projectname */
+            projectName: string;
+            /**
+             * Chatid
+             * Format: uuid
+             */
+            chatId: string;
+            /** Createdby */
+            createdBy: string | null;
+            /** Createdbyemail */
+            createdByEmail: string | null;
+            /** Provider */
+            provider: string | null;
+            /** Model */
+            model: string | null;
+        };
+        /** FailedJobPage */
+        FailedJobPage: {
+            /** Items */
+            items: components["schemas"]["FailedJob"][];
+            /** Nextcursor */
+            nextCursor: string | null;
+        };
         /** FileChange */
         FileChange: {
             /** Path */
@@ -2022,6 +2735,11 @@ export interface components {
             database: string;
             /** Version */
             version: string;
+            /**
+             * Maintenance
+             * @description Whether maintenance mode is on (non-admins get 503 maintenance).
+             */
+            maintenance: boolean;
         };
         /** Invitation */
         Invitation: {
@@ -2204,6 +2922,40 @@ export interface components {
              * @default false
              */
             includeRefreshToken?: boolean;
+        };
+        /** Maintenance */
+        Maintenance: {
+            /**
+             * On
+             * @default false
+             */
+            on?: boolean;
+            /**
+             * Message
+             * @description Shown to everyone refused while it is on.
+             * @default
+             */
+            message?: string;
+        };
+        /** MaintenanceChange */
+        MaintenanceChange: {
+            /** On */
+            on: boolean;
+            /**
+             * Message
+             * @default
+             */
+            message?: string;
+        };
+        /** MaintenanceStatus */
+        MaintenanceStatus: {
+            /** On */
+            on: boolean;
+            /**
+             * Message
+             * @description What the maintenance page says; null while maintenance is off.
+             */
+            message: string | null;
         };
         /** Message */
         Message: {
@@ -2411,6 +3163,18 @@ export interface components {
             /** Nextcursor */
             nextCursor?: string | null;
         };
+        /** PaidInvoices */
+        PaidInvoices: {
+            /** Count */
+            count: number;
+            /**
+             * Amountbycurrency
+             * @description Minor units per lower-case ISO currency.
+             */
+            amountByCurrency: {
+                [key: string]: number;
+            };
+        };
         /** Plan */
         Plan: {
             /**
@@ -2494,6 +3258,30 @@ export interface components {
             items: components["schemas"]["Plan"][];
             /** Nextcursor */
             nextCursor?: string | null;
+        };
+        /** PlatformHealth */
+        PlatformHealth: {
+            /** Queues */
+            queues: components["schemas"]["QueueHealth"][];
+            /**
+             * Stuckjobs
+             * @description Generation jobs running past their lease, or queued and never claimed.
+             */
+            stuckJobs: number;
+            /** Failedjobs24H */
+            failedJobs24h: number;
+            /** Faileddeployments24H */
+            failedDeployments24h: number;
+        };
+        /** PlatformStatus */
+        PlatformStatus: {
+            maintenance: components["schemas"]["MaintenanceStatus"];
+            /**
+             * Announcement
+             * @description The banner every user sees; null: none.
+             */
+            announcement: string | null;
+            signups: components["schemas"]["SignupPolicy"];
         };
         /** PortalBody */
         PortalBody: {
@@ -2740,6 +3528,21 @@ export interface components {
             /** Mode */
             mode?: number | null;
         };
+        /** QueueHealth */
+        QueueHealth: {
+            /** Name */
+            name: string;
+            /**
+             * Depth
+             * @description Messages waiting; null when the queue could not be read.
+             */
+            depth: number | null;
+            /**
+             * Dlqdepth
+             * @description Messages in its dead-letter queue; null when none or unreadable.
+             */
+            dlqDepth: number | null;
+        };
         /** RedirectEnvelope */
         RedirectEnvelope: {
             /**
@@ -2776,6 +3579,18 @@ export interface components {
             /** Password */
             password: string;
         };
+        /** Revenue */
+        Revenue: {
+            /**
+             * Mrrbytier
+             * @description Monthly recurring revenue per tier in minor units of the plan's currency, from the current (active, trialing, past due) subscriptions at the plans' display prices; yearly ones count a twelfth.
+             */
+            mrrByTier: {
+                [key: string]: number;
+            };
+            /** @description Invoices paid in the range. */
+            paidInvoices: components["schemas"]["PaidInvoices"];
+        };
         /** RollbackBody */
         RollbackBody: {
             /**
@@ -2784,6 +3599,28 @@ export interface components {
              * @description A past successful deployment of this project, whose version to run.
              */
             deploymentId: string;
+        };
+        /**
+         * Series
+         * @description One entry per UTC day of the range (zero days included); aiTokens one per day and model used in it.
+         */
+        Series: {
+            /** Signups */
+            signups: components["schemas"]["DayCount"][];
+            /** Messages */
+            messages: components["schemas"]["DayCount"][];
+            /** Aitokens */
+            aiTokens: components["schemas"]["DayTokens"][];
+            /**
+             * Deployments
+             * @description Deployments by the day they ended.
+             */
+            deployments: components["schemas"]["DayDeployments"][];
+            /**
+             * Failedjobs
+             * @description Generation jobs failed, by the day they ended.
+             */
+            failedJobs: components["schemas"]["DayCount"][];
         };
         /** Session */
         Session: {
@@ -2800,6 +3637,32 @@ export interface components {
             /** Refreshtoken */
             refreshToken?: string | null;
             user: components["schemas"]["User"];
+        };
+        /**
+         * SettingsChange
+         * @description The settings to change; those left out stay as they are. ``null`` clears the default AI model
+         *     and the announcement.
+         */
+        SettingsChange: {
+            maintenance?: components["schemas"]["MaintenanceChange"] | null;
+            signups?: components["schemas"]["SignupPolicy"] | null;
+            /** Defaultaimodelid */
+            defaultAiModelId?: string | null;
+            /** Announcement */
+            announcement?: string | null;
+        };
+        /** SettingsEnvelope */
+        SettingsEnvelope: {
+            settings: components["schemas"]["SystemSettings"];
+        };
+        /**
+         * SignupPolicy
+         * @enum {string}
+         */
+        SignupPolicy: "open" | "closed" | "invite_only";
+        /** StatusEnvelope */
+        StatusEnvelope: {
+            status: components["schemas"]["PlatformStatus"];
         };
         /** Subscription */
         Subscription: {
@@ -2850,6 +3713,16 @@ export interface components {
         SubscriptionEnvelope: {
             subscription: components["schemas"]["Subscription"];
         };
+        /** SystemSettings */
+        SystemSettings: {
+            maintenance?: components["schemas"]["Maintenance"];
+            /** @default open */
+            signups?: components["schemas"]["SignupPolicy"];
+            /** Defaultaimodelid */
+            defaultAiModelId?: string | null;
+            /** Announcement */
+            announcement?: string | null;
+        };
         /** TagBody */
         TagBody: {
             /** Name */
@@ -2877,6 +3750,35 @@ export interface components {
         TokenBody: {
             /** Token */
             token: string;
+        };
+        /** Totals */
+        Totals: {
+            /** Users */
+            users: number;
+            /** Verifiedusers */
+            verifiedUsers: number;
+            /** Organizations */
+            organizations: number;
+            /**
+             * Projects
+             * @description Projects not deleted.
+             */
+            projects: number;
+            /**
+             * Activeprojects7D
+             * @description Projects with a message or a version in the last 7 days.
+             */
+            activeProjects7d: number;
+            /**
+             * Activeprojects30D
+             * @description Projects with a message or a version in the last 30 days.
+             */
+            activeProjects30d: number;
+            /**
+             * Livedeployments
+             * @description Projects deployed and not stopped.
+             */
+            liveDeployments: number;
         };
         /** UndoResult */
         UndoResult: {
@@ -3859,6 +4761,76 @@ export interface operations {
             };
         };
     };
+    analytics_api_admin_analytics_get: {
+        parameters: {
+            query?: {
+                /** @description First UTC day (ISO date); default 30 days ago. */
+                from?: string | null;
+                /** @description Last UTC day (ISO date); default today. At most 366 days. */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnalyticsEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     audit_logs_api_admin_audit_logs_get: {
         parameters: {
             query?: {
@@ -3898,6 +4870,386 @@ export interface operations {
             };
             /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    failed_deployments_api_admin_failed_deployments_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1-100). */
+                limit?: number;
+                /** @description nextCursor of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailedDeploymentPage"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    failed_jobs_api_admin_failed_jobs_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1-100). */
+                limit?: number;
+                /** @description nextCursor of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FailedJobPage"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_organizations_api_admin_organizations_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1-100). */
+                limit?: number;
+                /** @description nextCursor of the previous page. */
+                cursor?: string | null;
+                /** @description Part of a name or slug */
+                q?: string | null;
+                tier?: ("free" | "pro" | "enterprise") | null;
+                /** @description suspended, or a subscription status */
+                status?: ("suspended" | "active" | "trialing" | "past_due" | "canceled" | "unpaid" | "incomplete" | "incomplete_expired" | "paused") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrganizationPage"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_organization_api_admin_organizations__id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrganizationEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_organization_api_admin_organizations__id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminOrganizationUpdateBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminOrganizationEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3988,6 +5340,631 @@ export interface operations {
             };
             /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    read_settings_api_admin_settings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_settings_api_admin_settings_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SettingsChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SettingsEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_users_api_admin_users_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1-100). */
+                limit?: number;
+                /** @description nextCursor of the previous page. */
+                cursor?: string | null;
+                /** @description Part of an e-mail address or name */
+                q?: string | null;
+                role?: ("admin" | "co_admin" | "user") | null;
+                /** @description active, banned or unverified */
+                status?: ("active" | "banned" | "unverified") | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserPage"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_user_api_admin_users__id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_user_api_admin_users__id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AdminUserUpdateBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    activity_api_admin_users__id__activity_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1-100). */
+                limit?: number;
+                /** @description nextCursor of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    sign_out_everywhere_api_admin_users__id__logout_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminSignedOut"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resend_verification_api_admin_users__id__resend_verification_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminVerificationSent"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4427,6 +6404,15 @@ export interface operations {
             };
             /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description signups_closed: sign-ups are closed; invitation_required: sign-ups are by invitation only and this address has no pending invitation. Nothing was created. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10919,6 +12905,35 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    status_api_system_status_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatusEnvelope"];
                 };
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */

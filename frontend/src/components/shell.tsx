@@ -3,12 +3,14 @@ import { useEffect, useState } from "react";
 import { Link, NavLink, Outlet, useNavigate, useSearchParams } from "react-router";
 import { useAuth } from "@/auth/auth";
 import { Logo } from "@/components/auth-layout";
+import { SystemBanners } from "@/components/system-status";
 import { Button } from "@/components/ui/button";
 import { Menu, MenuContent, MenuItem, MenuLabel, MenuSeparator, MenuTrigger } from "@/components/ui/menu";
 import { Spinner } from "@/components/ui/spinner";
 import { cn } from "@/lib/cn";
 import { ROLE_LABELS, useCurrentOrganization, useOrganizations } from "@/lib/organization";
 import { applyTheme, storedTheme, type Theme } from "@/lib/theme";
+import { isPlatformStaff } from "@/routes/admin/access";
 
 function ActivityIndicator() {
   const fetching = useIsFetching();
@@ -80,6 +82,7 @@ function UserMenu() {
       <MenuContent>
         <MenuLabel>{user.email}</MenuLabel>
         <MenuItem onSelect={() => navigate("/account")}>Account settings</MenuItem>
+        {isPlatformStaff(user) && <MenuItem onSelect={() => navigate("/admin")}>Administration</MenuItem>}
         <ThemeMenuItems />
         <MenuSeparator />
         <MenuItem
@@ -146,6 +149,7 @@ export function Shell() {
           </NavLink>
         </nav>
       </header>
+      <SystemBanners />
       <main id="main" className="flex-1">
         <Outlet />
       </main>

@@ -12,12 +12,10 @@ from typing import Any
 
 from mm_common import db
 from mm_common.db import Connection
-from mm_common.pagination import Keyset, fetch_page
 from mm_common.passwords import hash_password
 from mm_common.tokens import hash_secret, new_secret
 
 USER_COLUMNS = "id, email, full_name, avatar_url, role, email_verified, is_active, created_at, last_login_at"
-NEWEST_USERS_FIRST = Keyset(column="created_at", id_column="id", descending=True)
 
 
 class LinkTable(StrEnum):
@@ -100,49 +98,6 @@ def update_profile(conn: Connection, user_id: uuid.UUID, changes: dict[str, Any]
     """Apply ``changes`` (column: value, columns from the request model) and return the user."""
     row = db.update_row(conn, "users", changes, {"id": user_id}, returning=USER_COLUMNS)
     return dict(row) if row else None
-
-
-def set_role(conn: Connection, user_id: uuid.UUID, role: str) -> None:
-    # Access tokens carry the role: older ones must not keep the previous one.
-    conn.execute("UPDATE users SET role = %s, token_version = token_version + 1 WHERE id = %s", (role, user_id))
-
-
-def ban(conn: Connection, user_id: uuid.UUID) -> None:
-    conn.execute(
-        "UPDATE users SET is_active = FALSE, banned_at = now(), token_version = token_version + 1 WHERE id = %s",
-        (user_id,),
-    )
-
-
-def unban(conn: Connection, user_id: uuid.UUID) -> None:
-    conn.execute("UPDATE users SET is_active = TRUE, banned_at = NULL WHERE id = %s", (user_id,))
-
-
-def users_page(
-    conn: Connection,
-    *,
-    text: str | None,
-    role: str | None,
-    is_active: bool | None,
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Users newest first, filtered by part of the e-mail or name, role and state."""
-    conditions: list[str] = []
-    params: list[Any] = []
-    if text:
-        pattern = db.contains_pattern(text)
-        conditions.append("(email ILIKE %s OR full_name ILIKE %s)")
-        params += [pattern, pattern]
-    if role:
-        conditions.append("role = %s")
-        params.append(role)
-    if is_active is not None:
-        conditions.append("is_active = %s")
-        params.append(is_active)
-    return fetch_page(
-        conn, f"SELECT {USER_COLUMNS} FROM users", conditions, params, NEWEST_USERS_FIRST, limit=limit, cursor=cursor
-    )
 
 
 # ------------------------------------------------------------------------------- single-use links

@@ -33,14 +33,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from mangum import Mangum
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mm_common import __version__
+from mm_common import __version__, system_settings
 from mm_common.errors import ERROR_SCHEMAS, STATUS_CODES, STATUS_DESCRIPTIONS, ApiError, error_body
 from mm_common.observability import Observability, for_service
+from mm_common.permissions import GlobalRole
 
 if TYPE_CHECKING:
     import psycopg
@@ -211,6 +213,70 @@ def _is_database_error(exc: BaseException) -> TypeGuard[psycopg.Error]:
     return isinstance(error_class, type) and isinstance(exc, error_class)
 
 
+# What maintenance mode lets through, whoever asks: signing in (so an administrator can), health
+# and status (the web app's maintenance page), Stripe's webhook (Stripe would retry it for days)
+# and the API's document. Every other request passes only with an administrator's or co-admin's
+# access token.
+MAINTENANCE_EXEMPT_PATHS = frozenset(
+    {
+        "/api/health",
+        "/api/system/status",
+        "/api/openapi.json",
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/api/auth/logout",
+        "/api/billing/webhook",
+    }
+)
+MAINTENANCE_ROLES = frozenset({GlobalRole.ADMIN, GlobalRole.CO_ADMIN})
+
+
+def _token_role(headers: Headers) -> str | None:
+    """The global role an access token in ``headers`` was issued for (None: no valid token).
+
+    The token alone decides (no query): a changed role or a ban bumps the user's token version,
+    which the route's own authentication then refuses.
+    """
+    from mm_common.tokens import decode_access_token
+
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        role = decode_access_token(token.strip()).get("role")
+    except ApiError:
+        return None
+    return role if isinstance(role, str) else None
+
+
+def _maintenance_refusal(scope: Scope, obs: Observability) -> JSONResponse | None:
+    """503 ``maintenance`` while maintenance mode is on, for every request but the exempt paths
+    and those of administrators and co-admins; None otherwise. Blocking (it may query)."""
+    try:
+        settings = system_settings.current()
+    except Exception as exc:
+        if not _is_database_error(exc):
+            raise
+        # The database does not answer (or lacks the table yet): the route answers, or fails, itself.
+        obs.logger.warning("system settings unreadable", extra=error_log_fields(scope, exc))
+        return None
+    if not settings.maintenance.on or _token_role(Headers(scope=scope)) in MAINTENANCE_ROLES:
+        return None
+    return JSONResponse(
+        error_body("maintenance", settings.maintenance.shown_message),
+        status_code=503,
+        headers={"Retry-After": str(system_settings.MAINTENANCE_RETRY_AFTER_S)},
+    )
+
+
+def _may_be_in_maintenance(scope: Scope) -> bool:
+    """Whether the maintenance check must run (without a thread hop when the cache says it is off)."""
+    if scope["path"] in MAINTENANCE_EXEMPT_PATHS:
+        return False
+    settings = system_settings.cached()
+    return settings is None or settings.maintenance.on
+
+
 class RequestEdge:
     """What every request passes first and every answer last (plain ASGI, outside the routing).
 
@@ -225,6 +291,8 @@ class RequestEdge:
       service turned into its own error) as 409/422 in the error shape, logged as a warning
       without values (here rather than as an app exception handler, which would need psycopg's
       classes, and so psycopg, at import);
+    - 503 ``maintenance`` while maintenance mode is on, except for administrators, co-admins and
+      the paths of :data:`MAINTENANCE_EXEMPT_PATHS` (the settings come from the container's cache);
     - the last-resort 500 in the error shape, logged without values.
     """
 
@@ -263,6 +331,11 @@ class RequestEdge:
             await refusal(scope, receive, send_with_headers)
             return
         try:
+            if _may_be_in_maintenance(scope):
+                refusal = await run_in_threadpool(_maintenance_refusal, scope, self.obs)
+                if refusal is not None:
+                    await refusal(scope, receive, send_with_headers)
+                    return
             await self.app(scope, receive, send_with_headers)
         except Exception as exc:
             refused = None if started else _database_refusal(exc)

@@ -45,6 +45,7 @@ class Membership:
     member_id: uuid.UUID | None
     role: str | None
     permissions: frozenset[str] = field(default_factory=frozenset)
+    suspended: bool = False
 
 
 @dataclass
@@ -248,7 +249,8 @@ def authenticate(conn: db.Connection, request: Request, claims: dict[str, Any]) 
 def _membership(conn: db.Connection, organization_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
     row = conn.execute(
         """
-        SELECT o.id AS organization_id, m.id AS member_id, m.role, m.permissions
+        SELECT o.id AS organization_id, m.id AS member_id, m.role, m.permissions,
+               o.suspended_at IS NOT NULL AS suspended
         FROM organizations o
         LEFT JOIN organization_members m ON m.organization_id = o.id AND m.user_id = %s
         WHERE o.id = %s
@@ -262,10 +264,24 @@ def _membership(conn: db.Connection, organization_id: uuid.UUID, user_id: uuid.U
         member_id=row["member_id"],
         role=row["role"],
         permissions=frozenset(row["permissions"] or []),
+        suspended=row["suspended"],
     )
 
 
 NOT_FOUND_MESSAGE = "There is no such organization, or you cannot see it."
+SUSPENDED_MESSAGE = (
+    "This organization is suspended: you can look at its projects but not change anything. Contact support."
+)
+# What the members of a suspended organization may still do: the organization-scoped actions that only read.
+READ_ACTIONS = frozenset(
+    {
+        Action.ORGANIZATION_VIEW,
+        Action.ORGANIZATION_AUDIT_VIEW,
+        Action.MEMBERS_VIEW,
+        Action.PROJECT_VIEW,
+        Action.ANALYTICS_VIEW,
+    }
+)
 
 
 def require(action: Action, *, organization: OrganizationResolver | None = None) -> Any:
@@ -304,6 +320,10 @@ def require(action: Action, *, organization: OrganizationResolver | None = None)
             raise NotFound(NOT_FOUND_MESSAGE)
         if not allowed_in_organization(rule, caller.role, membership.role, membership.permissions):
             raise Forbidden("Your role in this organization does not allow this.", details={"action": action})
+        # A suspended organization's members read but change nothing (platform admins still act; deployed
+        # apps keep running: nothing here stops them).
+        if membership.suspended and action not in READ_ACTIONS and caller.role != GlobalRole.ADMIN:
+            raise Forbidden(SUSPENDED_MESSAGE, code="organization_suspended", details={"action": action})
         caller.membership = membership
         return caller
 

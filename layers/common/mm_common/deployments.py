@@ -260,20 +260,34 @@ def record_destroyed(conn: Connection, project_id: Any) -> None:
     )
 
 
-def fail_abandoned(conn: Connection, *, older_than_minutes: int) -> int:
-    """Deployments still pending or running long after any execution could (its polls and retries are bounded):
-    their execution died without reaching MarkFailed (the database was down then, say). Each ends ``failed``
-    as MarkFailed would end it, so the project may deploy again; how many."""
+ABANDONED_LINE = f"The deployment stopped answering and was ended. {FAILED_MESSAGE}"
+
+
+def stale_deployments(conn: Connection, *, older_than_minutes: int, limit: int = 100) -> list[dict[str, Any]]:
+    """Deployments still pending or running that started more than ``older_than_minutes`` ago, oldest first:
+    ``id``, ``execution_arn`` (None when the execution was never recorded) and ``age_minutes``. The maintenance
+    asks Step Functions about each before ending it (:func:`end_abandoned`)."""
     rows = conn.execute(
         """
-        SELECT id FROM deployment_logs
+        SELECT id, execution_arn, floor(extract(epoch FROM now() - started_at) / 60)::int AS age_minutes
+        FROM deployment_logs
         WHERE status IN ('pending', 'running') AND started_at < now() - make_interval(mins => %s)
-        ORDER BY started_at LIMIT 100 FOR UPDATE SKIP LOCKED
+        ORDER BY started_at LIMIT %s
         """,
-        (older_than_minutes,),
+        (older_than_minutes, limit),
     ).fetchall()
-    for row in rows:
-        fail_running_steps(conn, row["id"])
-        if mark_failed(conn, row["id"]) is not None:
-            append_log(conn, row["id"], None, f"The deployment stopped answering and was ended. {FAILED_MESSAGE}")
-    return len(rows)
+    return [dict(row) for row in rows]
+
+
+def end_abandoned(conn: Connection, deployment_id: Any) -> bool:
+    """A deployment whose execution died before MarkFailed (or never started) ends ``failed`` as MarkFailed would
+    end it, so its project may deploy again; whether it did (False: it ended meanwhile, or a step holds it)."""
+    row = conn.execute(
+        "SELECT status FROM deployment_logs WHERE id = %s FOR UPDATE SKIP LOCKED", (deployment_id,)
+    ).fetchone()
+    if row is None or row["status"] not in ("pending", "running"):
+        return False
+    fail_running_steps(conn, deployment_id)
+    mark_failed(conn, deployment_id)
+    append_log(conn, deployment_id, None, ABANDONED_LINE)
+    return True

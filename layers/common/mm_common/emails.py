@@ -102,3 +102,15 @@ def send_trial_ending(to: str, organization_name: str, ends: str, billing_url: s
         billing_url,
         "You get this e-mail as an owner of the organization.",
     )
+
+
+def send_trial_ended(to: str, organization_name: str, billing_url: str) -> None:
+    _send(
+        to,
+        f"The trial of {organization_name} has ended",
+        f"The trial of {organization_name}'s MoreMinimore plan has ended without a subscription, so the organization "
+        "is on the Free plan now. Nothing was deleted; what is over the Free plan's limits stays as it is.",
+        "Choose a plan",
+        billing_url,
+        "You get this e-mail as an owner of the organization.",
+    )

@@ -75,6 +75,11 @@ class Action(StrEnum):
     SYSTEM_LOGS_VIEW = "system_logs.view"
     PROMPTS_MODERATE = "prompts.moderate"
     PLANS_MANAGE = "plans.manage"
+    PLATFORM_ANALYTICS_VIEW = "platform.analytics.view"
+    ORGANIZATIONS_MANAGE = "organizations.manage"
+    SYSTEM_SETTINGS_VIEW = "system_settings.view"
+    SYSTEM_SETTINGS_MANAGE = "system_settings.manage"
+    MAINTENANCE_MANAGE = "maintenance.manage"
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,17 @@ PERMISSIONS: dict[Action, Rule] = {
     Action.SYSTEM_LOGS_VIEW: Rule(Scope.GLOBAL, frozenset({A, CA}), description="system-wide audit log"),
     Action.PROMPTS_MODERATE: Rule(Scope.GLOBAL, frozenset({A}), description="see, change or delete anyone's prompts"),
     Action.PLANS_MANAGE: Rule(Scope.GLOBAL, frozenset({A, CA}), description="the tiers' limits and display prices"),
+    Action.PLATFORM_ANALYTICS_VIEW: Rule(
+        Scope.GLOBAL, frozenset({A, CA}), description="the admin dashboard: system metrics, analytics, health"
+    ),
+    Action.ORGANIZATIONS_MANAGE: Rule(
+        Scope.GLOBAL, frozenset({A}), description="set an organization's tier or trial by hand, suspend it"
+    ),
+    Action.SYSTEM_SETTINGS_VIEW: Rule(Scope.GLOBAL, frozenset({A, CA}), description="read the system settings"),
+    Action.SYSTEM_SETTINGS_MANAGE: Rule(
+        Scope.GLOBAL, frozenset({A, CA}), description="system-wide settings: default AI model, announcement"
+    ),
+    Action.MAINTENANCE_MANAGE: Rule(Scope.GLOBAL, frozenset({A}), description="maintenance mode and sign-ups"),
 }
 
 # Who may grant which organization role: the one rule invite, role change, removal and

@@ -73,7 +73,15 @@ def _presented_token(request: Request, body: RefreshBody | None, cookie: str | N
     status_code=201,
     response_model=UserEnvelope,
     summary="Create an account",
-    responses=errors(409, 429),
+    responses={
+        **errors(409, 429),
+        403: {
+            "description": (
+                "signups_closed: sign-ups are closed; invitation_required: sign-ups are by invitation only and "
+                "this address has no pending invitation. Nothing was created."
+            )
+        },
+    },
 )
 def register(body: RegisterBody, caller: Public) -> UserEnvelope:
     with db.transaction() as conn:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from auth_fn import queries, sessions
 from auth_fn.queries import LinkTable
 from auth_fn.service.common import SERVICE, Refused, SignedIn, acting_as, issue_access_token_for, load_user
-from mm_common import audit, ratelimit
+from mm_common import audit, ratelimit, system_settings
 from mm_common.auth import Caller
 from mm_common.config import get_settings
 from mm_common.db import Connection
@@ -71,7 +71,9 @@ def count_sign_up(conn: Connection, caller: Caller) -> None:
 def register(
     conn: Connection, caller: Caller, *, email: str, password: str, full_name: str
 ) -> tuple[dict[str, Any], str]:
-    """Create the account, its personal organization and a confirmation link's token."""
+    """Create the account, its personal organization and a confirmation link's token (403 when the
+    sign-up policy refuses the address)."""
+    system_settings.ensure_sign_up_allowed(conn, email)
     user = queries.insert_user(conn, email=email, password=password, full_name=full_name)
     if user is None:
         raise Conflict("An account with this e-mail address exists already. Sign in instead.", code="email_taken")

@@ -1,4 +1,5 @@
-"""Health, the API's OpenAPI document, and answers for routes nothing else serves.
+"""Health, the platform's status (maintenance, announcement, sign-ups), the API's OpenAPI document,
+and answers for routes nothing else serves.
 
 API Gateway sends every request that matches no declared route to this function (the
 template's ``$default`` route), so unknown paths and wrong methods get the API's error shape.
@@ -11,14 +12,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from mm_common import __version__
+from mm_common import __version__, system_settings
 from mm_common.api import errors
 from mm_common.auth import Caller, require
 from mm_common.errors import error_body
 from mm_common.observability import for_service
 from mm_common.permissions import Action
 from system_fn import service
-from system_fn.schemas import Health
+from system_fn.schemas import Health, MaintenanceStatus, PlatformStatus, StatusEnvelope
 
 router = APIRouter()
 Anyone = Annotated[Caller, require(Action.PUBLIC)]
@@ -32,7 +33,27 @@ def health(_: Anyone) -> Any:
         body = {"status": "unavailable", "database": "unavailable", "version": __version__}
         body.update(error_body("database_unavailable", f"The service is unavailable: {reason}.", {"reason": reason}))
         return JSONResponse(body, status_code=503)
-    return Health(status="ok", database="ok", version=__version__)
+    maintenance = system_settings.current().maintenance.on
+    return Health(status="ok", database="ok", version=__version__, maintenance=maintenance)
+
+
+@router.get(
+    "/api/system/status",
+    response_model=StatusEnvelope,
+    summary="Maintenance mode, the announcement and the sign-up policy (for the web app's banner and pages)",
+)
+def status(_: Anyone) -> StatusEnvelope:
+    settings = system_settings.current()
+    maintenance = settings.maintenance
+    return StatusEnvelope(
+        status=PlatformStatus(
+            maintenance=MaintenanceStatus(
+                on=maintenance.on, message=maintenance.shown_message if maintenance.on else None
+            ),
+            announcement=settings.announcement,
+            signups=settings.signups,
+        )
+    )
 
 
 @router.get("/api/openapi.json", summary="OpenAPI 3.1 document of the whole API")

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from mm_common import db
+from mm_common import db, system_settings
 from mm_common.aws import client
 from mm_common.config import get_settings
 from mm_common.db import Connection
@@ -34,18 +34,25 @@ LEASE_SECONDS = 15 * 60
 # or a queued one this old (the process died between committing it and queueing it).
 STALLED_RUNNING = "1 minute"
 STALLED_QUEUED = "5 minutes"
+# Re-announcing did not help: a running job whose lease ended this long ago, or a job queued this long ago, is
+# ended failed (more than two hourly maintenance runs, so each was announced again at least once first).
+ABANDONED_AFTER = "2 hours"
+ABANDONED_CODE = "abandoned"
+ABANDONED_MESSAGE = "The answer stopped before it finished. Send your message again to retry."
 
 
 def default_model_id(conn: Connection, user_id: Any) -> Any:
-    """The model a message uses when none is named: one the user has a key for, else any available."""
+    """The model a message uses when none is named: the administrators' default (a system setting)
+    while it is available, else one the user has a key for, else any available."""
+    chosen = system_settings.current(conn).default_ai_model_id
     row = conn.execute(
         """
         SELECT m.id FROM ai_models m JOIN ai_providers p ON p.id = m.provider_id
         LEFT JOIN user_api_keys k ON k.provider_id = p.id AND k.user_id = %s AND k.is_active
         WHERE m.is_available AND p.is_enabled
-        ORDER BY (k.id IS NOT NULL) DESC, p.is_builtin DESC, m.display_name, m.id LIMIT 1
+        ORDER BY m.id = %s DESC, (k.id IS NOT NULL) DESC, p.is_builtin DESC, m.display_name, m.id LIMIT 1
         """,
-        (user_id,),
+        (user_id, chosen),
     ).fetchone()
     if row is None:
         raise Unprocessable("No AI model is available yet: ask an administrator to add one.", code="no_model")
@@ -261,3 +268,22 @@ def requeue_stalled(conn: Connection, *, limit: int = 100) -> Sweep:
     for row in rows:
         _send(row["id"])
     return Sweep(requeued=len(rows), canceled=canceled)
+
+
+def fail_abandoned(conn: Connection, *, limit: int = 100) -> int:
+    """End failed (``ABANDONED_CODE``, the chat shows ``ABANDONED_MESSAGE``) the jobs nothing took up again long
+    after they were re-announced (:data:`ABANDONED_AFTER`): their chat's one active turn is free again. Jobs
+    whose cancellation was asked are left to :func:`requeue_stalled` (it ends them canceled). How many."""
+    return conn.execute(
+        """
+        UPDATE generation_jobs SET status = 'failed', error_code = %s, error_message = %s, finished_at = now(),
+            lease_owner = NULL, lease_expires_at = NULL
+        WHERE id IN (
+            SELECT id FROM generation_jobs
+            WHERE cancel_requested_at IS NULL AND (
+                (status = 'running' AND lease_expires_at < now() - %s::interval)
+                OR (status = 'queued' AND created_at < now() - %s::interval))
+            ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)
+        """,
+        (ABANDONED_CODE, ABANDONED_MESSAGE, ABANDONED_AFTER, ABANDONED_AFTER, limit),
+    ).rowcount

@@ -1,0 +1,1 @@
+"""The SQL of platform administration, one module per area."""
