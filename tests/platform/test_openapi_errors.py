@@ -93,11 +93,11 @@ def test_routes_add_their_own_statuses_with_errors() -> None:
 
     operations = app.openapi()["paths"]
     responses = operations["/api/things/{id}"]["put"]["responses"]
-    assert set(responses) == {"200", "404", "409", "412", "422", "500"}
+    assert set(responses) == {"200", "404", "409", "412", "422", "500", "503"}
     assert responses["409"]["description"] == STATUS_DESCRIPTIONS[409]
     assert responses["412"]["content"] == {"application/json": {"schema": ERROR_BODY}}
-    # No parameters, public (no action declared): only the last-resort 500.
-    assert set(operations["/api/plain"]["get"]["responses"]) == {"200", "500"}
+    # No parameters, public (no action declared): the last-resort 500 and maintenance mode's 503.
+    assert set(operations["/api/plain"]["get"]["responses"]) == {"200", "500", "503"}
     # What is documented is what the app answers.
     missing = TestClient(app).put("/api/things/x?unused=%zz")
     assert missing.status_code == 422 and set(missing.json()) == {"error"}
@@ -106,3 +106,15 @@ def test_routes_add_their_own_statuses_with_errors() -> None:
 def test_errors_refuses_a_status_without_a_meaning() -> None:
     with pytest.raises(ValueError, match="418"):
         errors(409, 418)
+
+
+def test_maintenance_modes_503_is_documented_except_where_it_lets_requests_through() -> None:
+    from mm_common.api import MAINTENANCE_EXEMPT_PATHS
+
+    document = build_openapi()
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            if path not in MAINTENANCE_EXEMPT_PATHS:
+                assert "503" in operation["responses"], (method, path)
+    # Signing in stays open during maintenance (and answers no 503 of its own).
+    assert "503" not in document["paths"]["/api/auth/login"]["post"]["responses"]

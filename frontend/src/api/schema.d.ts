@@ -4051,6 +4051,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     create_model_api_admin_ai_models_post: {
@@ -4138,6 +4147,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_model_api_admin_ai_models__id__get: {
@@ -4214,6 +4232,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     delete_model_api_admin_ai_models__id__delete: {
@@ -4281,6 +4308,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4377,6 +4413,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_providers_api_admin_ai_providers_get: {
@@ -4426,6 +4471,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4520,6 +4574,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_provider_api_admin_ai_providers__id__get: {
@@ -4596,6 +4659,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     delete_provider_api_admin_ai_providers__id__delete: {
@@ -4663,6 +4735,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4759,6 +4840,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     analytics_api_admin_analytics_get: {
@@ -4822,6 +4912,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4904,6 +5003,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     failed_deployments_api_admin_failed_deployments_get: {
@@ -4974,6 +5082,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     failed_jobs_api_admin_failed_jobs_get: {
@@ -5037,6 +5154,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5119,6 +5245,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_organization_api_admin_organizations__id__get: {
@@ -5188,6 +5323,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5277,6 +5421,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5374,6 +5527,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     read_settings_api_admin_settings_get: {
@@ -5423,6 +5585,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5508,6 +5679,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_users_api_admin_users_get: {
@@ -5576,6 +5756,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5652,6 +5841,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5757,6 +5955,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     activity_api_admin_users__id__activity_get: {
@@ -5838,6 +6045,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     sign_out_everywhere_api_admin_users__id__logout_post: {
@@ -5907,6 +6123,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5999,6 +6224,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     available_models_api_ai_models_get: {
@@ -6048,6 +6282,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6108,6 +6351,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6307,6 +6559,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     refresh_api_auth_refresh_post: {
@@ -6456,6 +6717,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     resend_verification_api_auth_resend_verification_post: {
@@ -6509,6 +6779,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6576,6 +6855,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     verify_email_api_auth_verify_email_post: {
@@ -6629,6 +6917,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6822,6 +7119,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     portal_api_billing_portal_post: {
@@ -7004,6 +7310,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     webhook_api_billing_webhook_post: {
@@ -7130,6 +7445,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     delete_chat_api_chats__id__delete: {
@@ -7198,6 +7522,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7295,6 +7628,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     context_preview_api_chats__id__context_preview_get: {
@@ -7369,6 +7711,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7451,6 +7802,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7747,6 +8107,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_deployment_api_deployments__id__get: {
@@ -7817,6 +8186,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7897,6 +8275,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8047,6 +8434,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_job_api_jobs__id__get: {
@@ -8127,6 +8523,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     cancel_job_api_jobs__id__cancel_post: {
@@ -8197,6 +8602,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8299,6 +8713,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     reject_message_api_messages__id__reject_post: {
@@ -8378,6 +8801,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8486,6 +8918,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     create_new_organization_api_organizations_post: {
@@ -8573,6 +9014,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_organization_api_organizations__id__get: {
@@ -8650,6 +9100,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     delete_organization_api_organizations__id__delete: {
@@ -8718,6 +9177,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8824,6 +9292,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_audit_logs_api_organizations__id__audit_logs_get: {
@@ -8914,6 +9391,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_invitations_api_organizations__id__invitations_get: {
@@ -8996,6 +9482,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     revoke_invitation_api_organizations__id__invitations__invitationId__delete: {
@@ -9066,6 +9561,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9157,6 +9661,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_members_api_organizations__id__members_get: {
@@ -9232,6 +9745,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9338,6 +9860,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     remove_member_api_organizations__id__members__memberId__delete: {
@@ -9417,6 +9948,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9525,6 +10065,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_plans_api_plans_get: {
@@ -9547,6 +10096,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9603,6 +10161,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9676,6 +10243,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9770,6 +10346,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_project_api_projects__id__get: {
@@ -9840,6 +10425,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9924,6 +10518,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10030,6 +10633,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_chats_api_projects__id__chats_get: {
@@ -10105,6 +10717,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10202,6 +10823,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_state_api_projects__id__deploy_get: {
@@ -10272,6 +10902,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11200,6 +11839,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     reveal_environment_variable_api_projects__id__environment_variables__name__get: {
@@ -11272,6 +11920,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11361,6 +12018,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_file_api_projects__id__files__path__get: {
@@ -11433,6 +12099,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11571,6 +12246,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     delete_file_api_projects__id__files__path__delete: {
@@ -11652,6 +12336,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11769,6 +12462,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_versions_api_projects__id__versions_get: {
@@ -11844,6 +12546,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11941,6 +12652,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_version_api_projects__id__versions__versionId__get: {
@@ -12020,6 +12740,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     archive_version_api_projects__id__versions__versionId__archive_get: {
@@ -12092,6 +12821,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12181,6 +12919,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_version_file_api_projects__id__versions__versionId__files__path__get: {
@@ -12262,6 +13009,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     restore_version_api_projects__id__versions__versionId__restore_post: {
@@ -12334,6 +13090,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12442,6 +13207,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     untag_version_api_projects__id__versions__versionId__tags__name__delete: {
@@ -12520,6 +13294,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_prompts_api_prompts_get: {
@@ -12589,6 +13372,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12674,6 +13466,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_prompt_api_prompts__id__get: {
@@ -12751,6 +13552,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     delete_prompt_api_prompts__id__delete: {
@@ -12819,6 +13629,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12909,6 +13728,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13019,6 +13847,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_me_api_users_me_get: {
@@ -13068,6 +13905,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13153,6 +13999,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_keys_api_users_me_api_keys_get: {
@@ -13202,6 +14057,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13278,6 +14142,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13374,6 +14247,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     delete_key_api_users_me_api_keys__providerId__delete: {
@@ -13441,6 +14323,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13526,6 +14417,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_sessions_api_users_me_sessions_get: {
@@ -13575,6 +14475,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13657,6 +14566,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     get_user_api_users__id__get: {
@@ -13726,6 +14644,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -13824,6 +14751,15 @@ export interface operations {
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -450,9 +450,10 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def documented_error_statuses(route: Any, operation: dict[str, Any]) -> set[int]:
     """The error statuses an operation can answer, from what its route declares.
 
-    500 always; 401, 403 and 429 (the per-user API rate limit) unless the action is public; 404
-    for path parameters or an organization-scoped action (unseen organizations answer 404); 422
-    for any parameter or body; 400 for a JSON body. A route adds its own with :func:`errors`.
+    500 always; 503 (maintenance mode) unless the path is one maintenance lets through; 401, 403 and
+    429 (the per-user API rate limit) unless the action is public; 404 for path parameters or an
+    organization-scoped action (unseen organizations answer 404); 422 for any parameter or body; 400
+    for a JSON body. A route adds its own with :func:`errors`.
     """
     from mm_common.auth import declared_action
     from mm_common.permissions import PERMISSIONS, Scope
@@ -462,6 +463,8 @@ def documented_error_statuses(route: Any, operation: dict[str, Any]) -> set[int]
     parameters = operation.get("parameters") or []
     body = operation.get("requestBody")
     statuses = {500}
+    if getattr(route, "path", None) not in MAINTENANCE_EXEMPT_PATHS:
+        statuses.add(503)
     if scope is not Scope.PUBLIC:
         statuses |= {401, 403, 429}
     if scope is Scope.ORGANIZATION or any(p.get("in") == "path" for p in parameters):
