@@ -74,7 +74,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from devstack.serving import LoopbackServer
 
@@ -1502,12 +1501,9 @@ class EasypanelServer(LoopbackServer):
     thread_name = "easypanel-emulator"
 
     def __init__(self, emulator: EasypanelEmulator | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(host=host, port=port)
         self.emulator = emulator or EasypanelEmulator()
+        super().__init__(self.emulator.asgi_app, host=host, port=port)
         self.emulator.base_url = self.url
-
-    def app(self) -> ASGIApp:
-        return self.emulator.asgi_app()
 
     def stopping(self) -> None:
         self.emulator.faults.release()

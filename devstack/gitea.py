@@ -1206,11 +1206,8 @@ class GiteaServer(LoopbackServer):
     thread_name = "gitea-emulator"
 
     def __init__(self, emulator: GiteaEmulator, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(host=host, port=port)
         self.emulator = emulator
-
-    def app(self) -> ASGIApp:
-        return self.emulator.asgi_app()
+        super().__init__(self.emulator.asgi_app, host=host, port=port)
 
     def stopping(self) -> None:
         self.emulator.faults.clear()

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any, Self
 
 from starlette.types import ASGIApp
 
 
 class LoopbackServer:
-    """Serve :meth:`app` at ``url`` from :meth:`start` to :meth:`stop` (port 0: a free one)."""
+    """Serve the app ``make_app`` builds at ``url`` from :meth:`start` to :meth:`stop` (port 0: a free one)."""
 
     thread_name = "loopback-server"
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, make_app: Callable[[], ASGIApp], *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._make_app = make_app
         self.host = host
         self._socket = socket.create_server((host, port), backlog=128)
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -27,9 +29,6 @@ class LoopbackServer:
         self.url = f"http://{host}:{self.port}"
         self._server: Any = None
         self._thread: threading.Thread | None = None
-
-    def app(self) -> ASGIApp:
-        raise NotImplementedError
 
     def stopping(self) -> None:
         """Before the server stops: release what may hold a request (faults waiting to be released)."""
@@ -41,7 +40,7 @@ class LoopbackServer:
         import uvicorn
 
         config = uvicorn.Config(
-            self.app(),
+            self._make_app(),
             log_level="warning",
             server_header=False,
             lifespan="off",

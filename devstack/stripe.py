@@ -130,7 +130,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 from devstack.serving import LoopbackServer
 
@@ -2014,12 +2013,9 @@ class StripeServer(LoopbackServer):
     thread_name = "stripe-emulator"
 
     def __init__(self, emulator: StripeEmulator | None = None, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__(host=host, port=port)
         self.emulator = emulator or StripeEmulator()
+        super().__init__(self.emulator.asgi_app, host=host, port=port)
         self.emulator.base_url = self.url
-
-    def app(self) -> ASGIApp:
-        return self.emulator.asgi_app()
 
     def stopping(self) -> None:
         self.emulator.faults.clear()
