@@ -20,7 +20,7 @@ PARALLEL := $(MAKE) --no-print-directory -j 4 --output-sync=target
 
 install: $(STAMP)
 
-$(STAMP): requirements-dev.txt layers/common/requirements.txt infra/package.json
+$(STAMP): requirements-dev.txt layers/common/requirements.txt infra/package.json layers/design_engine/package-lock.json
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -32,6 +32,8 @@ $(STAMP): requirements-dev.txt layers/common/requirements.txt infra/package.json
 	$(PYTHON) -m venv $(CFN_VENV)
 	$(CFN_VENV)/bin/pip install --quiet 'cfn-lint==1.53.3'
 	npm ci --prefix infra --no-audit --no-fund --silent
+	@# The design engine (UI/UX Pro Max, pinned): DesignEngineLayer's content, imported in-process.
+	npm ci --prefix layers/design_engine --ignore-scripts --no-audit --no-fund --silent
 	touch $(STAMP)
 
 dev: install web

@@ -4,6 +4,11 @@ answer 404), against a target; then the plan of every query the analytics answer
 table is flagged).
 
     python bench/admin.py [--clients 2] [--requests 100] [--projects 10000] [--messages 1000000] [--jobs 200000]
+                          [--data-dir DIR]
+
+--data-dir keeps the stack's data (its embedded Postgres with the seeded database, mm_bench) in DIR: the first
+run seeds it, later runs measure it as it is (the seed's times are then as old as that first run; the days
+analytics keeps stay kept). Without it, each run seeds a database of its own in a temporary directory.
 
 Targets: analytics p95 < 300 ms, each list p95 < 150 ms (the API latency budget as a few admins see it: the
 dashboard is opened by a few people, so two clients at once). The seed is bench/api_latency.py's (10k
@@ -19,15 +24,19 @@ import argparse
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from api_latency import seed as seed_projects_and_messages
-from harness import header, local_stack, measure, percentile, row, signed_in_token
+from harness import header, in_process_stack, local_stack, measure, percentile, row, signed_in_token
 from psycopg.rows import dict_row
 
 ANALYTICS_TARGET_MS = 300.0
 LIST_TARGET_MS = 150.0
+BENCH_ADMIN = "bench-admin@example.com"
 BIG_TABLES = ("messages", "generation_jobs", "deployment_logs", "projects", "chats", "users", "invoices")
 
 
@@ -107,7 +116,8 @@ def seed_admin_data(jobs: int) -> str:
         )
         admin = conn.execute(
             "INSERT INTO users (email, password_hash, role, email_verified)"
-            " VALUES ('bench-admin@example.com', 'x', 'admin', TRUE) RETURNING id, email"
+            " VALUES (%s, 'x', 'admin', TRUE) RETURNING id, email",
+            (BENCH_ADMIN,),
         ).fetchone()
         assert admin is not None
     with psycopg.connect(db.conninfo(), autocommit=True) as raw:
@@ -118,6 +128,25 @@ def seed_admin_data(jobs: int) -> str:
     }
     print(f"admin data seeded in {time.perf_counter() - started:.1f} s: {counts}")
     return str(signed_in_token(admin["id"], admin["email"], role="admin"))
+
+
+@contextmanager
+def bench_stack(data_dir: str | None) -> Iterator[str]:
+    """The stack's base URL: its data kept in ``data_dir`` when given (the database as a previous run left it),
+    else in a temporary directory of this run."""
+    if data_dir is None:
+        with local_stack() as base:
+            yield base
+        return
+    with in_process_stack(data_dir=Path(data_dir).resolve(), recreate_database=False) as (_, base):
+        yield base
+
+
+def seeded_admin() -> dict[str, Any] | None:
+    """The admin of a database seeded by a previous run (None when it is not seeded yet)."""
+    from mm_common import db
+
+    return db.fetch_one("SELECT id, email FROM users WHERE email = %s", (BENCH_ADMIN,))
 
 
 class QueryRecorder:
@@ -144,15 +173,21 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=10_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--jobs", type=int, default=200_000)
+    parser.add_argument("--data-dir", help="keep the stack's data (the seeded database) here and reuse it")
     args = parser.parse_args()
     os.environ["RATE_LIMIT_API_PER_MINUTE"] = "100000000"
     import datetime as dt
 
     today = dt.datetime.now(dt.UTC).date()
     widest = f"from={(today - dt.timedelta(days=365)).isoformat()}&to={today.isoformat()}"
-    with local_stack() as base:
-        seed_projects_and_messages(args.projects, args.messages)
-        token = seed_admin_data(args.jobs)
+    with bench_stack(args.data_dir) as base:
+        admin = seeded_admin()
+        if admin is None:
+            seed_projects_and_messages(args.projects, args.messages)
+            token = seed_admin_data(args.jobs)
+        else:
+            print(f"measuring the database seeded by an earlier run in {args.data_dir}")
+            token = signed_in_token(admin["id"], admin["email"], role="admin")
         auth = {"Authorization": f"Bearer {token}"}
         endpoints = {
             "analytics (30 days)": ("/api/admin/analytics", ANALYTICS_TARGET_MS),
@@ -193,7 +228,7 @@ def main() -> None:
             print(row(name, samples, rate) + f"{'< ' + format(target, '.0f'):>12}  {met}")
         for name in skipped:
             print(f"{name:<24}  skipped: the route answers 404 (not built yet)")
-        print("\nfirst request of each (ms; analytics counts and keeps the ended days' messages then):")
+        print("\nfirst request of each (ms; analytics counts and keeps the ended days of every series then):")
         for name, took in firsts.items():
             if name not in skipped:
                 print(f"  {name:<24}{took:>9.1f}")

@@ -37,7 +37,9 @@ from devstack.workers import QueuePoller, Scheduler
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 PLACEHOLDER_SPA = REPO_ROOT / "frontend" / "placeholder"
-BUILT_SPA = REPO_ROOT / "frontend" / "dist"
+# MM_WEB_DIST serves another build of the web app (several checkouts of work in progress side by side).
+DESIGN_ENGINE_ASSETS = REPO_ROOT / "layers" / "design_engine" / "node_modules" / "uipro-cli" / "assets"
+BUILT_SPA = Path(os.environ.get("MM_WEB_DIST") or REPO_ROOT / "frontend" / "dist")
 
 
 @dataclass
@@ -116,6 +118,8 @@ class LocalStack:
             # A model server on this machine (and the tests' fake providers on 127.0.0.1) is
             # reachable locally; deployed stacks keep the template's default, off.
             "AiAllowPrivateNetworks": "true",
+            # DesignEngineLayer's content as `make install` leaves it (npm ci of layers/design_engine).
+            "DesignEngineAssetsDir": str(DESIGN_ENGINE_ASSETS),
             **split_for_template(self.database_url),
             **self._deploy_services(),
             **self._payment_service(),

@@ -1,4 +1,5 @@
-"""python -m mmctl {migrate,create-admin,seed-catalog,maintenance,cleanup,openapi} — works against any DATABASE_URL."""
+"""python -m mmctl {migrate,create-admin,seed-catalog,maintenance,ban,unban,cleanup,openapi}: works against
+any DATABASE_URL."""
 
 from __future__ import annotations
 
@@ -74,6 +75,22 @@ def cmd_maintenance(args: argparse.Namespace) -> None:
     print(f"maintenance mode is {args.state}" + (f": {after.shown_message}" if turn_on else ""))
 
 
+def cmd_ban(args: argparse.Namespace) -> None:
+    os.environ["DATABASE_URL"] = _database_url()
+    from mm_common import db, user_admin
+    from mm_common.errors import ApiError
+
+    banned = args.command == "ban"
+    try:
+        with db.transaction() as conn:
+            changed = user_admin.operator_set_banned(conn, args.email, banned=banned, reason=args.reason)
+    except ApiError as error:
+        sys.exit(error.message)
+    state = "banned" if banned else "not banned"
+    # A ban takes effect at once: the user's sessions are revoked and their access tokens carry an old version.
+    print(f"{args.email} is {state}" + ("" if changed else " (it already was)"))
+
+
 def cmd_cleanup(args: argparse.Namespace) -> None:
     sys.path.insert(0, str(REPO_ROOT / "functions" / "maintenance"))
     from maintenance_fn.service import HOURLY, TASKS, Budget, run_cleanup
@@ -128,6 +145,12 @@ def main() -> None:
     maintenance.add_argument("state", choices=["on", "off"])
     maintenance.add_argument("--message", default="", help="what refused requests and the maintenance page say")
     maintenance.set_defaults(func=cmd_maintenance)
+    for command, text in (("ban", "ban a user: every sign-in ends at once"), ("unban", "lift a user's ban")):
+        ban = sub.add_parser(command, help=text)
+        ban.add_argument("email")
+        if command == "ban":
+            ban.add_argument("--reason", default=None, help="kept with the ban, shown to admins")
+        ban.set_defaults(func=cmd_ban, command=command, reason=None)
     cleanup = sub.add_parser(
         "cleanup",
         help="run scheduled clean-up tasks now (with the AWS environment of the deployment: buckets, queues, panel)",

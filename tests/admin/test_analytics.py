@@ -3,8 +3,10 @@ inserted; zero days are present; ranges are checked; co-admins read, members do 
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -90,7 +92,7 @@ def job(
     status: str,
     finished_at: datetime | None = None,
     model_id: Any = None,
-    tokens: tuple[int, int] | None = None,
+    tokens: tuple[int, int | None] | None = None,
     error: tuple[str, str] | None = None,
     lease_expires_at: datetime | None = None,
     created_at: datetime | None = None,
@@ -259,10 +261,12 @@ def test_totals_series_and_revenue_equal_the_rows_inserted(client: TestClient, d
     for model_id, day, (prompt, completion) in used:
         key = (day.isoformat(), "gpt-x" if model_id == gpt else "claude-y")
         tokens[key] = tokens.get(key, 0) + prompt + completion
+    # Only the days a model used tokens on: a day without an entry for a model had none.
     assert series["aiTokens"] == [
-        {"day": d, "provider": provider, "model": name, "tokens": tokens.get((d, name), 0)}
+        {"day": d, "provider": provider, "model": name, "tokens": tokens[(d, name)]}
         for d in days
         for provider, name in [("anthropic", "claude-y"), ("openai", "gpt-x")]
+        if tokens.get((d, name))
     ]
     expected_deployments: dict[str, dict[str, int]] = {}
     for status, day in [*ended, ("failed", two_hours_ago.date())]:
@@ -293,6 +297,15 @@ def test_totals_series_and_revenue_equal_the_rows_inserted(client: TestClient, d
         "failedJobs24h": 1,
         "failedDeployments24h": 1,
     }
+
+
+def test_a_tier_nobody_subscribes_to_brings_no_revenue(client: TestClient, db: Db) -> None:
+    admin = make_user(db, role="admin")
+    make_organization(db, admin, "Free org", tier="free")
+    priced = db.execute("SELECT count(*) FROM plans WHERE monthly_price_cents > 0").fetchone()
+    assert priced is not None and priced[0] > 0  # the seeded Pro plan has a price: the case this is about
+    revenue = get_analytics(client, admin)["revenue"]
+    assert revenue["mrrByTier"] == {"enterprise": 0, "free": 0, "pro": 0}
 
 
 def test_the_range_defaults_to_the_last_30_days_and_is_bounded(client: TestClient, db: Db) -> None:
@@ -446,3 +459,139 @@ def test_ended_days_are_counted_once_and_kept_the_day_in_progress_live(client: T
     assert kept[:2] == [(ago(3), 1), (ago(2), 0)]  # (yesterday too, unless it ended less than an hour ago)
     message(db, talk, datetime.now(UTC))
     assert messages()[TODAY.isoformat()] == 2
+
+
+def test_kept_token_sums_equal_the_raw_sums_and_asking_twice_gives_the_same_answer(client: TestClient, db: Db) -> None:
+    admin = make_user(db, role="admin")
+    org = make_organization(db, admin)
+    where = project(db, org)
+    gpt, claude, gone = model(db, "openai", "gpt-k"), model(db, "anthropic", "claude-k"), model(db, "openai", "old")
+    for model_id, day, tokens in [
+        (gpt, ago(9), (100, 50)),
+        (gpt, ago(9), (7, None)),
+        (claude, ago(9), (3, 4)),
+        (gpt, ago(4), (1, 2)),
+        (gone, ago(4), (20, 20)),
+        (None, ago(4), (5, 5)),  # its model was deleted before the day was counted
+        (claude, ago(0), (11, 11)),
+    ]:
+        job(db, org, where, status="succeeded", finished_at=noon(day), model_id=model_id, tokens=tokens)
+    job(db, org, where, status="failed", finished_at=noon(ago(4)), model_id=gpt, error=("x", "y"))
+    deployment(db, where, "success", noon(ago(9)))
+    deployment(db, where, "failed", noon(ago(4)))
+    params = {"from": ago(10).isoformat(), "to": TODAY.isoformat()}
+
+    first = get_analytics(client, admin, **params)
+    raw = db.execute(
+        "SELECT (finished_at AT TIME ZONE 'UTC')::date, model_id,"
+        " sum(COALESCE(prompt_tokens, 0) + COALESCE(completion_tokens, 0))"
+        " FROM generation_jobs WHERE status = 'succeeded' AND (finished_at AT TIME ZONE 'UTC')::date < %s"
+        " GROUP BY 1, 2",
+        (ago(1),),
+    ).fetchall()
+    kept = db.execute("SELECT day, model_id, tokens FROM analytics_daily_tokens").fetchall()
+    assert sorted(kept, key=str) == sorted(raw, key=str)
+    totals = db.execute(
+        "SELECT day, count FROM analytics_daily_counts WHERE metric = 'tokens' AND count > 0"
+    ).fetchall()
+    assert sorted(totals) == [(ago(9), 164), (ago(4), 53)]
+
+    # Asking again reads what was kept: the same answer, nothing counted twice.
+    assert get_analytics(client, admin, **params) == first
+    assert db.execute("SELECT count(*) FROM analytics_daily_tokens").fetchone() == (len(kept),)
+
+    # A model deleted later is reported as a model since deleted, as when its days are counted from the jobs.
+    def tokens_of(day: date) -> dict[tuple[str | None, str | None], int]:
+        entries = get_analytics(client, admin, **params)["series"]["aiTokens"]
+        return {(e["provider"], e["model"]): e["tokens"] for e in entries if e["day"] == day.isoformat()}
+
+    assert tokens_of(ago(4)) == {("openai", "gpt-k"): 3, ("openai", "old"): 40, (None, None): 10}
+    db.execute("DELETE FROM ai_models WHERE id = %s", (gone,))
+    assert tokens_of(ago(4)) == {("openai", "gpt-k"): 3, (None, None): 50}
+    assert tokens_of(TODAY)[("anthropic", "claude-k")] == 22  # the day in progress: counted live
+
+    # Ended days stay as counted when their rows go later (the project deleted with its jobs and deployments).
+    before = get_analytics(client, admin, **params)["series"]
+    db.execute("DELETE FROM projects WHERE id = %s", (where,))
+    after = get_analytics(client, admin, **params)["series"]
+    closed = [d.isoformat() for d in (ago(9), ago(4))]
+    for name in ("aiTokens", "deployments", "failedJobs"):
+        assert [e for e in after[name] if e["day"] in closed] == [e for e in before[name] if e["day"] in closed]
+    assert {e["day"]: e["succeeded"] + e["failed"] for e in after["deployments"]}[ago(9).isoformat()] == 1
+
+
+def test_a_day_kept_by_a_concurrent_request_while_this_one_counts_it_is_not_an_error(
+    client: TestClient, db: Db, database_url: str
+) -> None:
+    admin = make_user(db, role="admin")
+    org = make_organization(db, admin)
+    deployment(db, project(db, org), "failed", noon(ago(2)))
+    params = {"from": ago(2).isoformat(), "to": ago(2).isoformat()}
+    # Another request counted the day and has not committed yet: this one waits for it, then keeps nothing.
+    with psycopg.connect(database_url) as other:
+        other.execute(
+            "INSERT INTO analytics_daily_counts (metric, day, count) VALUES"
+            " ('deployments_failed', %s, 1), ('deployments_succeeded', %s, 0)",
+            (ago(2), ago(2)),
+        )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(get_analytics, client, admin, **params)
+            for _ in range(200):
+                waiting = db.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND query LIKE '%analytics_daily_counts%'"
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                threading.Event().wait(0.05)
+            else:
+                raise AssertionError("the request never waited for the other one's rows")
+            other.commit()
+            got = pending.result(timeout=30)
+    assert got["series"]["deployments"] == [{"day": ago(2).isoformat(), "succeeded": 0, "failed": 1}]
+    kept = db.execute("SELECT metric, count FROM analytics_daily_counts WHERE metric LIKE 'deployments%' ORDER BY 1")
+    assert kept.fetchall() == [("deployments_failed", 1), ("deployments_succeeded", 0)]
+
+
+def test_active_projects_read_the_kept_activity_and_the_days_not_ended(client: TestClient, db: Db) -> None:
+    admin = make_user(db, role="admin")
+    org = make_organization(db, admin)
+    talking, versioned, quiet = project(db, org), project(db, org), project(db, org)
+    talk = chat(db, talking)
+    message(db, talk, noon(ago(3)))
+    version(db, versioned, 1, noon(ago(20)))
+    message(db, chat(db, quiet), noon(ago(40)))
+
+    def active() -> tuple[int, int]:
+        totals = get_analytics(client, admin)["totals"]
+        return totals["activeProjects7d"], totals["activeProjects30d"]
+
+    assert active() == (1, 2)
+    kept = db.execute("SELECT project_id, last_at FROM analytics_project_activity ORDER BY last_at").fetchall()
+    assert kept == [(versioned, noon(ago(20))), (talking, noon(ago(3)))]
+    # Activity on the day in progress counts at once, for projects not active lately too.
+    message(db, chat(db, versioned), datetime.now(UTC))
+    version(db, quiet, 1, datetime.now(UTC))
+    assert active() == (3, 3)
+    # Kept activity stays when its chat is deleted later; a deleted project is not counted.
+    db.execute("DELETE FROM chats WHERE id = %s", (talk,))
+    db.execute("UPDATE projects SET deleted_at = now() WHERE id = %s", (quiet,))
+    assert active() == (2, 2)
+
+
+def test_days_the_first_step_did_not_keep_are_kept_by_the_read(
+    client: TestClient, db: Db, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    admin = make_user(db, role="admin")
+    org = make_organization(db, admin)
+    message(db, chat(db, project(db, org)), noon(ago(2)))
+    params = {"from": ago(3).isoformat(), "to": ago(2).isoformat()}
+    get_analytics(client, admin, **{"from": TODAY.isoformat()})  # the admin function is loaded
+    # As when a day ends between the two steps: the first finds nothing to keep.
+    monkeypatch.setattr(sys.modules["admin_fn.queries.analytics"], "first_day_not_kept", lambda *_: None)
+    got = get_analytics(client, admin, **params)["series"]
+    assert got["messages"] == [{"day": ago(3).isoformat(), "count": 0}, {"day": ago(2).isoformat(), "count": 1}]
+    kept = db.execute("SELECT day, count FROM analytics_daily_counts WHERE metric = 'messages' ORDER BY day")
+    assert kept.fetchall() == [(ago(3), 0), (ago(2), 1)]

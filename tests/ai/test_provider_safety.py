@@ -326,3 +326,17 @@ def ask(client: TestClient, world: dict[str, Any], content: str = "hello") -> An
     )
     assert posted.status_code == 202, posted.text
     return posted.json()["job"]
+
+
+def test_the_catalog_says_whether_the_platform_key_is_set_never_what_it_is(
+    client: TestClient, admin: Account, catalog: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = "sk-openai-platform-value-0003"
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    unset = client.get(f"/api/admin/ai-providers/{catalog['openai']}", headers=admin.headers)
+    assert unset.json()["provider"]["hasPlatformKey"] is False
+    monkeypatch.setenv("OPENAI_API_KEY", value)
+    listed = client.get("/api/admin/ai-providers", headers=admin.headers)
+    openai = next(p for p in listed.json()["items"] if p["id"] == str(catalog["openai"]))
+    assert openai["hasPlatformKey"] is True
+    assert value not in listed.text

@@ -8,7 +8,7 @@ import psycopg
 from starlette.testclient import TestClient
 
 from tests.auth.helpers import register
-from tests.support.identity import make_user
+from tests.support.identity import make_organization, make_user
 
 
 def test_admins_and_co_admins_read_the_system_audit_log(client: TestClient, db: psycopg.Connection[Any]) -> None:
@@ -41,3 +41,18 @@ def test_admins_and_co_admins_read_the_system_audit_log(client: TestClient, db: 
     )
     assert backwards.status_code == 422 and backwards.json()["error"]["details"][0]["field"] == "since"
     assert client.get("/api/admin/audit-logs", headers=make_user(db).headers).status_code == 403
+
+
+def test_entries_name_who_and_which_organization(client: TestClient, db: psycopg.Connection[Any]) -> None:
+    admin = make_user(db, role="admin")
+    owner = make_user(db, "olga@example.com")
+    organization = make_organization(db, owner, "Olga's studio")
+    renamed = client.patch(f"/api/organizations/{organization}", json={"name": "Olga & Co"}, headers=owner.headers)
+    assert renamed.status_code == 200, renamed.text
+
+    items = client.get("/api/admin/audit-logs", params={"userId": str(owner.id)}, headers=admin.headers).json()["items"]
+    entry = next(e for e in items if e["organizationId"] == str(organization))
+    # The organization's name is today's (the row keeps only its ID).
+    assert (entry["userEmail"], entry["organizationName"]) == ("olga@example.com", "Olga & Co")
+    platform = client.get("/api/admin/audit-logs", params={"action": "user.register"}, headers=admin.headers)
+    assert all(e["organizationName"] is None for e in platform.json()["items"])

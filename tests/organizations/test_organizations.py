@@ -674,7 +674,9 @@ def test_changes_are_audited_with_ip_and_user_agent_and_the_log_filters(
             "id",
             "action",
             "userId",
+            "userEmail",
             "organizationId",
+            "organizationName",
             "resourceType",
             "resourceId",
             "metadata",
@@ -684,7 +686,7 @@ def test_changes_are_audited_with_ip_and_user_agent_and_the_log_filters(
         }
         assert item["ipAddress"] == "203.0.113.7" and item["userAgent"] == "mm-tests/1.0"
         assert item["userId"] == str(owner.id) and item["createdAt"].endswith("Z")
-        assert item["organizationId"] == org
+        assert item["organizationId"] == org and item["userEmail"] == owner.email
     invite_entry = items[1]
     assert invite_entry["resourceType"] == "invitation" and invite_entry["resourceId"] == invitation["id"]
     assert invite_entry["metadata"] == {

@@ -88,6 +88,7 @@ RESOURCE_OF_SEGMENT = {
     "plans": "plan",
     "projects": "project",
     "prompts": "prompt",
+    "revisions": "revision",
     "sessions": "session",
     "tags": "tag",
     "users": "user",
@@ -159,6 +160,8 @@ def world(client: TestClient, db: psycopg.Connection[Any]) -> World:
         (project["id"], version["id"]),
     ).fetchone()
     assert deployment is not None
+    designed = client.post(f"{project_path}/design-system", json={"description": "a fuzz shop"}, headers=headers)
+    assert designed.status_code == 201, designed.text
     chat = _created(client.post(f"{project_path}/chats", json={"title": "Fuzz chat"}, headers=headers), "chat")
     posted = client.post(f"/api/chats/{chat['id']}/messages", json={"content": "Add a button"}, headers=headers)
     assert posted.status_code == 202, posted.text
@@ -193,6 +196,7 @@ def world(client: TestClient, db: psycopg.Connection[Any]) -> World:
         "message": posted.json()["message"]["id"],
         "job": posted.json()["job"]["id"],
         "prompt": prompt["id"],
+        "revision": designed.json()["revisionId"],
         "invitation": invitation["id"],
         "provider": str(provider[0]),
         "model": str(model[0]),

@@ -149,7 +149,13 @@ def test_template_invariants() -> None:
         assert "BucketEncryption" in bucket["Properties"]
     snapshots = template.resources["SnapshotsBucket"]["Properties"]
     assert snapshots["VersioningConfiguration"]["Status"] == "Enabled"
-    layer = template.resources_of_type("AWS::Serverless::LayerVersion")
-    assert all(r["Metadata"]["BuildMethod"].startswith("python3") for r in layer.values())
+    layers = template.resources_of_type("AWS::Serverless::LayerVersion")
+    assert layers["CommonLayer"]["Metadata"]["BuildMethod"].startswith("python3")
+    # The design engine's layer is built by its Makefile (npm ci of the pinned uipro-cli, then a copy).
+    engine = layers["DesignEngineLayer"]
+    assert engine["Metadata"]["BuildMethod"] == "makefile"
+    engine_dir = template.path.parent / engine["Properties"]["ContentUri"]
+    assert "build-DesignEngineLayer:" in (engine_dir / "Makefile").read_text()
+    assert (engine_dir / "package-lock.json").is_file()
     for logical_id in template.resources_of_type("AWS::Serverless::Function"):
         assert template.function_properties(logical_id).get("Policies") is not None, f"{logical_id} needs policies"

@@ -51,6 +51,8 @@ def test_maintenance_mode_stops_members_not_the_admin_and_the_announcement_reach
         sign_in(page, admin.email)
         page.get_by_role("button", name="Account menu").click()
         page.get_by_role("menuitem", name="Administration").click()
+        expect(page).to_have_url(re.compile(r"/admin/overview$"))
+        page.get_by_role("navigation", name="Administration").get_by_role("link", name="Settings").click()
         expect(page).to_have_url(re.compile(r"/admin/settings$"))
         expect(page.get_by_role("heading", name="System settings")).to_be_visible()
         maintenance = page.get_by_role("region", name="Maintenance mode")
@@ -83,8 +85,19 @@ def test_maintenance_mode_stops_members_not_the_admin_and_the_announcement_reach
         expect(page.get_by_text("No projects yet")).to_be_visible()
         expect(page.get_by_role("heading", name="Down for maintenance")).to_have_count(0)
 
+        # Someone not signed in is told on the sign-in page, before trying, that only administrators get in.
+        stranger = browser.new_context(base_url=web)
+        try:
+            sign_in_page = stranger.new_page()
+            sign_in_page.goto("/sign-in")
+            expect(sign_in_page.get_by_test_id("auth-notice")).to_contain_text(MESSAGE)
+            expect(sign_in_page.get_by_test_id("auth-notice")).to_contain_text("only administrators can sign in")
+        finally:
+            stranger.close()
+
         page.get_by_role("button", name="Account menu").click()
         page.get_by_role("menuitem", name="Administration").click()
+        page.get_by_role("navigation", name="Administration").get_by_role("link", name="Settings").click()
         maintenance = page.get_by_role("region", name="Maintenance mode")
         expect(maintenance.get_by_label("Message")).to_have_value(MESSAGE)
         maintenance.get_by_role("switch", name="Maintenance mode").uncheck()
@@ -140,6 +153,7 @@ def test_a_co_admin_changes_the_default_ai_model_but_not_maintenance_mode(
     sign_in(page, co_admin.email)
     page.get_by_role("button", name="Account menu").click()
     page.get_by_role("menuitem", name="Administration").click()
+    page.get_by_role("navigation", name="Administration").get_by_role("link", name="Settings").click()
     maintenance = page.get_by_role("region", name="Maintenance mode")
     expect(maintenance.get_by_role("switch", name="Maintenance mode")).to_be_disabled()
     expect(maintenance).to_contain_text("Only platform administrators can change this.")

@@ -18,6 +18,22 @@ export class ApiError extends Error {
   }
 }
 
+/** What to tell the person about a failed call: the API's message (written for people), else `fallback`. */
+export function errorText(error: unknown, fallback = "That did not work. Try again."): string {
+  return error instanceof ApiError ? error.message : fallback;
+}
+
+/** The API's message for one field of a 422 (its details name the field in camelCase), if it gave one. */
+export function fieldError(error: unknown, field: string): string | undefined {
+  if (!(error instanceof ApiError) || !Array.isArray(error.details)) return undefined;
+  for (const detail of error.details as unknown[]) {
+    if (typeof detail !== "object" || detail === null) continue;
+    const { field: name, message } = detail as { field?: unknown; message?: unknown };
+    if (name === field && typeof message === "string") return message;
+  }
+  return undefined;
+}
+
 // Calls that must never trigger a refresh-and-retry (they are how a session starts or ends).
 const SESSION_PATHS = ["/api/auth/login", "/api/auth/refresh", "/api/auth/logout", "/api/auth/register"];
 

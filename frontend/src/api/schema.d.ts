@@ -583,7 +583,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Exactly which files, and how many tokens, a message would send to the model */
+        /** Exactly which files, design system and tokens a message would send to the model */
         get: operations["context_preview_api_chats__id__context_preview_get"];
         put?: never;
         post?: never;
@@ -1150,6 +1150,59 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{id}/design-system": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The design system: a page's override merged over the master, else the master */
+        get: operations["get_design_system_api_projects__id__design_system_get"];
+        put?: never;
+        /** Generate the design system (or a page's override) from a description; its files become a version */
+        post: operations["generate_design_system_api_projects__id__design_system_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Edit the master's colours, fonts or anti-patterns (re-checked for contrast); its files become a version */
+        patch: operations["edit_design_system_api_projects__id__design_system_patch"];
+        trace?: never;
+    };
+    "/api/projects/{id}/design-system/revisions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The design system's revisions (the master's, or a page's override's), newest first */
+        get: operations["list_revisions_api_projects__id__design_system_revisions_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/design-system/revisions/{revisionId}/restore": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Bring a revision back as a new revision; its files become a version */
+        post: operations["restore_revision_api_projects__id__design_system_revisions__revisionId__restore_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{id}/environment-variables/{name}": {
         parameters: {
             query?: never;
@@ -1617,7 +1670,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["ActiveSession"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** AdminOrganization */
         AdminOrganization: {
@@ -1752,7 +1805,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["AdminOrganization"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** AdminOrganizationUpdateBody */
         AdminOrganizationUpdateBody: {
@@ -1889,6 +1942,11 @@ export interface components {
             projectsCount: number;
             /** Memberships */
             memberships: components["schemas"]["AdminUserMembership"][];
+            /**
+             * Activesessions
+             * @description Sign-in sessions neither revoked nor expired.
+             */
+            activeSessions: number;
         };
         /** AdminUserEnvelope */
         AdminUserEnvelope: {
@@ -1917,7 +1975,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["AdminUser"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** AdminUserUpdateBody */
         AdminUserUpdateBody: {
@@ -2016,8 +2074,18 @@ export interface components {
             action: string;
             /** Userid */
             userId: string | null;
+            /**
+             * Useremail
+             * @description Who did it; null for the platform itself or a deleted user.
+             */
+            userEmail: string | null;
             /** Organizationid */
             organizationId: string | null;
+            /**
+             * Organizationname
+             * @description Null for platform actions or a deleted organization.
+             */
+            organizationName: string | null;
             /** Resourcetype */
             resourceType: string | null;
             /** Resourceid */
@@ -2038,7 +2106,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["AuditEntry"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** AvailableModel */
         AvailableModel: {
@@ -2125,7 +2193,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["Chat"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** CheckoutBody */
         CheckoutBody: {
@@ -2146,6 +2214,21 @@ export interface components {
              * @enum {string}
              */
             interval?: "month" | "year";
+        };
+        /**
+         * ContextDesignSystem
+         * @description The project's design system as the prompt carries it (part of the system prompt).
+         */
+        ContextDesignSystem: {
+            /** Text */
+            text: string;
+            /** Tokens */
+            tokens: number;
+            /**
+             * Pagename
+             * @description The page whose override it carries (the prompt names it).
+             */
+            pageName: string | null;
         };
         /** ContextFile */
         ContextFile: {
@@ -2169,6 +2252,8 @@ export interface components {
             budget: number;
             /** Systemtokens */
             systemTokens: number;
+            /** @description Null when the project has no design system. */
+            designSystem: components["schemas"]["ContextDesignSystem"] | null;
             /** Historytokens */
             historyTokens: number;
             /** Filetokens */
@@ -2177,6 +2262,28 @@ export interface components {
             included: components["schemas"]["ContextFile"][];
             /** Listed */
             listed: string[];
+        };
+        /**
+         * ContrastAdjustment
+         * @description A colour moved for contrast: what was asked for (``from``) and what is used (``to``).
+         */
+        ContrastAdjustment: {
+            /**
+             * Mode
+             * @enum {string}
+             */
+            mode: "light" | "dark";
+            /** Token */
+            token: string;
+            /** From */
+            from: string;
+            /** To */
+            to: string;
+            /**
+             * Reason
+             * @description Why, with the contrast ratios.
+             */
+            reason: string;
         };
         /** CreateChatBody */
         CreateChatBody: {
@@ -2285,7 +2392,7 @@ export interface components {
         Decision: {
             message: components["schemas"]["Message"];
             /** Versionid */
-            versionId?: string | null;
+            versionId: string | null;
         };
         /** DeployBody */
         DeployBody: {
@@ -2443,7 +2550,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["Deployment"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** DeploymentStep */
         DeploymentStep: {
@@ -2468,6 +2575,141 @@ export interface components {
             attempts: number;
             /** Detail */
             detail: string | null;
+        };
+        /** DesignSystem */
+        DesignSystem: {
+            /**
+             * Id
+             * Format: uuid
+             * @description The row shown: the page's override when a page is merged in, else the master.
+             */
+            id: string;
+            /**
+             * Projectid
+             * Format: uuid
+             */
+            projectId: string;
+            /**
+             * Pagename
+             * @description The page whose override is merged over the master (null: the master).
+             */
+            pageName: string | null;
+            /** Revision */
+            revision: number;
+            /** Generatedbyai */
+            generatedByAi: boolean;
+            /** Updatedat */
+            updatedAt: string;
+            /**
+             * Document
+             * @description The design-system document (JSON Schema: layers/common/mm_common/design/schema.json, schemaVersion 1): pattern, style, palette, light and dark colour tokens with their WCAG contrast report, typography, spacing/radius/shadow/motion tokens, effects, anti-patterns and the checklist.
+             */
+            document: {
+                [key: string]: unknown;
+            };
+            /**
+             * Override
+             * @description The page's own override of the master (null: the master).
+             */
+            override: {
+                [key: string]: unknown;
+            } | null;
+            /**
+             * Pages
+             * @description The pages that have an override.
+             */
+            pages: string[];
+        };
+        /** DesignSystemChange */
+        DesignSystemChange: {
+            designSystem: components["schemas"]["DesignSystem"];
+            /**
+             * Revisionid
+             * Format: uuid
+             */
+            revisionId: string;
+            /**
+             * Versionid
+             * Format: uuid
+             * @description The project version holding the rendered files.
+             */
+            versionId: string;
+            /**
+             * Versionnumber
+             * @description That version's number in the project.
+             */
+            versionNumber: number;
+            /**
+             * Adjustments
+             * @description Colours an edit moved for contrast.
+             */
+            adjustments: components["schemas"]["ContrastAdjustment"][];
+        };
+        /** DesignSystemEnvelope */
+        DesignSystemEnvelope: {
+            designSystem: components["schemas"]["DesignSystem"];
+        };
+        /** DesignSystemRevision */
+        DesignSystemRevision: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Revision */
+            revision: number;
+            /** Pagename */
+            pageName: string | null;
+            /**
+             * Change
+             * @enum {string}
+             */
+            change: "generated" | "edited" | "restored";
+            /** Restoredfromid */
+            restoredFromId: string | null;
+            /** Versionid */
+            versionId: string | null;
+            /** Createdby */
+            createdBy: string | null;
+            /**
+             * Createdbyname
+             * @description Their name (else e-mail); null for a deleted user.
+             */
+            createdByName: string | null;
+            /** Createdat */
+            createdAt: string;
+            /**
+             * Document
+             * @description This revision's document (a page's: its override).
+             */
+            document: {
+                [key: string]: unknown;
+            };
+        };
+        /** DesignSystemRevisionPage */
+        DesignSystemRevisionPage: {
+            /** Items */
+            items: components["schemas"]["DesignSystemRevision"][];
+            /** Nextcursor */
+            nextCursor: string | null;
+        };
+        /** DesignTypographyEdit */
+        DesignTypographyEdit: {
+            /**
+             * Heading
+             * @description The heading font family.
+             */
+            heading?: string | null;
+            /**
+             * Body
+             * @description The body font family.
+             */
+            body?: string | null;
+            /**
+             * Mono
+             * @description The mono font family; null: the system's.
+             */
+            mono?: string | null;
         };
         /** Diff */
         Diff: {
@@ -2506,6 +2748,40 @@ export interface components {
              * @description The host name the app should also answer at, e.g. app.example.com (lowercased).
              */
             host: string;
+        };
+        /**
+         * EditDesignSystemBody
+         * @description Leave out what stays. Colours are #RRGGBB; each one that fails a contrast pair is moved in lightness until
+         *     it passes, and the answer's ``adjustments`` say so.
+         */
+        EditDesignSystemBody: {
+            /**
+             * Palette
+             * @description Seed colours for both modes (primary, secondary, accent, background, text).
+             */
+            palette?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Light
+             * @description Colour tokens pinned in the light mode; null unpins one.
+             */
+            light?: {
+                [key: string]: string | null;
+            } | null;
+            /**
+             * Dark
+             * @description Colour tokens pinned in the dark mode; null unpins one.
+             */
+            dark?: {
+                [key: string]: string | null;
+            } | null;
+            typography?: components["schemas"]["DesignTypographyEdit"] | null;
+            /**
+             * Antipatterns
+             * @description The whole list of anti-patterns.
+             */
+            antiPatterns?: string[] | null;
         };
         /** EmailBody */
         EmailBody: {
@@ -2674,9 +2950,9 @@ export interface components {
              * Binary
              * @default false
              */
-            binary?: boolean;
+            binary: boolean;
             /** Patch */
-            patch?: string | null;
+            patch: string | null;
         };
         /** FileContent */
         FileContent: {
@@ -2698,7 +2974,7 @@ export interface components {
             /** Mode */
             mode: number;
             /** Updatedat */
-            updatedAt?: string | null;
+            updatedAt: string | null;
         };
         /** FileEntry */
         FileEntry: {
@@ -2725,7 +3001,20 @@ export interface components {
             /** Items */
             items: components["schemas"]["FileEntry"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
+        };
+        /** GenerateDesignSystemBody */
+        GenerateDesignSystemBody: {
+            /**
+             * Description
+             * @description What the product is (default: the project's description).
+             */
+            description?: string | null;
+            /**
+             * Pagename
+             * @description Generate this page's override of the master instead of the master.
+             */
+            pageName?: string | null;
         };
         /** Health */
         Health: {
@@ -2778,7 +3067,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["Invitation"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** InviteMemberBody */
         InviteMemberBody: {
@@ -2834,7 +3123,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["Invoice"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** Job */
         Job: {
@@ -2929,13 +3218,13 @@ export interface components {
              * On
              * @default false
              */
-            on?: boolean;
+            on: boolean;
             /**
              * Message
              * @description Shown to everyone refused while it is on.
              * @default
              */
-            message?: string;
+            message: string;
         };
         /** MaintenanceChange */
         MaintenanceChange: {
@@ -2986,7 +3275,7 @@ export interface components {
              */
             approvalState: ("pending" | "approved" | "rejected") | null;
             /** @description The file changes an assistant turn proposes (what Approve applies). */
-            proposal?: components["schemas"]["Proposal"] | null;
+            proposal: components["schemas"]["Proposal"] | null;
             /** Createdby */
             createdBy: string | null;
             /** Createdat */
@@ -2997,7 +3286,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["Message"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** Model */
         Model: {
@@ -3110,6 +3399,11 @@ export interface components {
              * @description The caller's role in the organization (null: not a member).
              */
             role: ("owner" | "admin" | "member" | "viewer") | null;
+            /**
+             * Suspended
+             * @description Suspended by the platform's administrators: its members can read but not change anything (403 organization_suspended); its deployments keep running.
+             */
+            suspended: boolean;
             /** Createdat */
             createdAt: string;
             /** Updatedat */
@@ -3154,14 +3448,14 @@ export interface components {
             /** Items */
             items: components["schemas"]["OrganizationMember"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** OrganizationPage */
         OrganizationPage: {
             /** Items */
             items: components["schemas"]["Organization"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** PaidInvoices */
         PaidInvoices: {
@@ -3257,7 +3551,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["Plan"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** PlatformHealth */
         PlatformHealth: {
@@ -3363,7 +3657,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["Project"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** Prompt */
         Prompt: {
@@ -3398,26 +3692,26 @@ export interface components {
             /** Items */
             items: components["schemas"]["Prompt"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** Proposal */
         Proposal: {
             /** Title */
-            title?: string | null;
+            title: string | null;
             /** Files */
             files: components["schemas"]["ProposedChange"][];
             /**
              * Dependencies
              * @description npm packages to add, with versions.
              */
-            dependencies?: {
+            dependencies: {
                 [key: string]: string;
             };
             /**
              * Applied
              * @description Once approved: how each change went.
              */
-            applied?: {
+            applied: {
                 [key: string]: unknown;
             }[] | null;
         };
@@ -3429,21 +3723,21 @@ export interface components {
              * From
              * @description A rename's old path.
              */
-            from?: string | null;
+            from: string | null;
             /**
              * Action
              * @description write, edit, rename, delete or add-dependency.
              */
             action: string;
             /** Description */
-            description?: string | null;
+            description: string | null;
             /**
              * Ok
              * @description False: this change cannot be applied (see error); the others still can.
              */
             ok: boolean;
             /** Error */
-            error?: string | null;
+            error: string | null;
         };
         /** Provider */
         Provider: {
@@ -3473,6 +3767,11 @@ export interface components {
             createdAt: string;
             /** Updatedat */
             updatedAt: string;
+            /**
+             * Hasplatformkey
+             * @description Whether the server holds the key envVarName names (an allowed name, set and not empty): without it, only people who saved their own key can use the provider. The key itself is never shown.
+             */
+            readonly hasPlatformKey: boolean;
         };
         /** ProviderBody */
         ProviderBody: {
@@ -3602,7 +3901,8 @@ export interface components {
         };
         /**
          * Series
-         * @description One entry per UTC day of the range (zero days included); aiTokens one per day and model used in it.
+         * @description One entry per UTC day of the range (zero days included), but aiTokens: one per day and model that used
+         *     tokens on it (a day without an entry for a model: none).
          */
         Series: {
             /** Signups */
@@ -3631,11 +3931,11 @@ export interface components {
              * @default Bearer
              * @constant
              */
-            tokenType?: "Bearer";
+            tokenType: "Bearer";
             /** Expiresin */
             expiresIn: number;
             /** Refreshtoken */
-            refreshToken?: string | null;
+            refreshToken: string | null;
             user: components["schemas"]["User"];
         };
         /**
@@ -3715,13 +4015,13 @@ export interface components {
         };
         /** SystemSettings */
         SystemSettings: {
-            maintenance?: components["schemas"]["Maintenance"];
+            maintenance: components["schemas"]["Maintenance"];
             /** @default open */
-            signups?: components["schemas"]["SignupPolicy"];
+            signups: components["schemas"]["SignupPolicy"];
             /** Defaultaimodelid */
-            defaultAiModelId?: string | null;
+            defaultAiModelId: string | null;
             /** Announcement */
-            announcement?: string | null;
+            announcement: string | null;
         };
         /** TagBody */
         TagBody: {
@@ -3911,7 +4211,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["User"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** Version */
         Version: {
@@ -3946,7 +4246,7 @@ export interface components {
             /** Iscurrent */
             isCurrent: boolean;
             /** Tags */
-            tags?: string[];
+            tags: string[];
             /** Createdat */
             createdAt: string;
         };
@@ -3976,7 +4276,7 @@ export interface components {
             /** Items */
             items: components["schemas"]["Version"][];
             /** Nextcursor */
-            nextCursor?: string | null;
+            nextCursor: string | null;
         };
         /** WebhookAnswer */
         WebhookAnswer: {
@@ -11805,6 +12105,519 @@ export interface operations {
             };
             /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_design_system_api_projects__id__design_system_get: {
+        parameters: {
+            query?: {
+                /** @description A page: its override merged over the master (the page wins). */
+                page?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DesignSystemEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    generate_design_system_api_projects__id__design_system_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["GenerateDesignSystemBody"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DesignSystemChange"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the content is over this API's size limit. Nothing was changed. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    edit_design_system_api_projects__id__design_system_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditDesignSystemBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DesignSystemChange"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the content is over this API's size limit. Nothing was changed. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_revisions_api_projects__id__design_system_revisions_get: {
+        parameters: {
+            query?: {
+                /** @description A page: its override merged over the master (the page wins). */
+                page?: string | null;
+                /** @description Items per page (1-100). */
+                limit?: number;
+                /** @description nextCursor of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DesignSystemRevisionPage"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    restore_revision_api_projects__id__design_system_revisions__revisionId__restore_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+                /** @description The revision's id. */
+                revisionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DesignSystemChange"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the content is over this API's size limit. Nothing was changed. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

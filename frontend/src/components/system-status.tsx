@@ -8,6 +8,7 @@ import { api, getMaintenance, setMaintenance, subscribeMaintenance, unwrap } fro
 import { useAuth } from "@/auth/auth";
 import { Logo } from "@/components/auth-layout";
 import { Button } from "@/components/ui/button";
+import { useCurrentOrganization } from "@/lib/organization";
 import { isPlatformStaff } from "@/routes/admin/access";
 
 export const systemStatusKey = ["system-status"] as const;
@@ -102,9 +103,11 @@ function readDismissed(): string | null {
 }
 
 /** Above every signed-in page: the announcement (dismissible until the browser's session ends, shown again
- * when it changes) and, for administrators and co-admins, a reminder that maintenance mode is on. */
+ * when it changes), that the current organization is suspended (before a change is refused), and, for
+ * administrators and co-admins, a reminder that maintenance mode is on. */
 export function SystemBanners() {
   const { user } = useAuth();
+  const { organization } = useCurrentOrganization();
   const status = useSystemStatus().data;
   const [dismissed, setDismissed] = useState(readDismissed);
   const announcement = status?.announcement?.trim() || null;
@@ -127,6 +130,12 @@ export function SystemBanners() {
           </Link>
         </div>
       )}
+      {organization?.suspended && (
+        <div role="status" className="border-b border-destructive/40 bg-destructive/10 px-4 py-2 text-sm" data-testid="organization-suspended">
+          <span className="font-medium">{organization.name} is suspended.</span> You can look at its projects, but nothing in it can be
+          changed until MoreMinimore&apos;s administrators lift the suspension. Contact support to find out more.
+        </div>
+      )}
       {announcement && announcement !== dismissed && (
         <section aria-label="Announcement" className="flex items-center gap-3 border-b border-primary/30 bg-primary/10 px-4 py-1.5 text-sm">
           <p className="flex-1 whitespace-pre-line">{announcement}</p>
@@ -136,5 +145,30 @@ export function SystemBanners() {
         </section>
       )}
     </>
+  );
+}
+
+/** On the sign-in and sign-up pages: what the platform's state means for the visitor before they try. While
+ * maintenance mode is on only administrators and co-admins get in; sign-ups may be closed or by invitation. */
+export function AuthNotice({ page }: { page: "sign-in" | "sign-up" }) {
+  const status = useSystemStatus(false).data;
+  if (!status) return null;
+  const notices: string[] = [];
+  if (status.maintenance.on) {
+    notices.push(`${status.maintenance.message?.trim() || FALLBACK_MESSAGE} Until then only administrators can sign in.`);
+  }
+  if (page === "sign-up" && status.signups === "closed") notices.push("New accounts cannot be created at the moment.");
+  if (page === "sign-up" && status.signups === "invite_only") {
+    notices.push("New accounts are by invitation only: use the link in the invitation you received.");
+  }
+  if (notices.length === 0) return null;
+  return (
+    <div role="status" data-testid="auth-notice" className="mb-4 space-y-1 rounded-md border border-warning/50 bg-warning/10 px-3 py-2 text-sm">
+      {notices.map((text) => (
+        <p key={text} className="whitespace-pre-line">
+          {text}
+        </p>
+      ))}
+    </div>
   );
 }

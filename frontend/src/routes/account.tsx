@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
-import { api, ApiError, unwrap } from "@/api/client";
+import { api, errorText, unwrap } from "@/api/client";
 import { updateUser } from "@/api/session";
 import { useAuth } from "@/auth/auth";
 import { PasswordRules } from "@/components/password-rules";
@@ -11,10 +11,6 @@ import { Skeleton } from "@/components/ui/spinner";
 import { useToast } from "@/components/ui/toast";
 import { passwordAcceptable } from "@/lib/password";
 import { relativeTime } from "@/lib/time";
-
-function errorText(error: unknown): string {
-  return error instanceof ApiError ? error.message : "That did not work. Try again.";
-}
 
 function Profile() {
   const { user } = useAuth();

@@ -7,6 +7,7 @@ import { api, ApiError, unwrap } from "@/api/client";
 import { useAuth } from "@/auth/auth";
 import { AuthLayout } from "@/components/auth-layout";
 import { PasswordRules } from "@/components/password-rules";
+import { AuthNotice } from "@/components/system-status";
 import { Button } from "@/components/ui/button";
 import { FormError, TextField } from "@/components/ui/field";
 import { Spinner } from "@/components/ui/spinner";
@@ -55,6 +56,7 @@ export function SignInPage() {
 
   return (
     <AuthLayout title="Sign in" subtitle="Welcome back. Build something today.">
+      <AuthNotice page="sign-in" />
       <form onSubmit={onSubmit} className="space-y-4" noValidate>
         <FormError message={error?.message} />
         {error?.code === "email_not_verified" && (
@@ -138,6 +140,7 @@ export function SignUpPage() {
 
   return (
     <AuthLayout title="Create your account" subtitle="Chat with AI to build web apps, version every step, deploy in one click.">
+      <AuthNotice page="sign-up" />
       <form onSubmit={onSubmit} className="space-y-4" noValidate>
         <FormError message={error} />
         <TextField label="Full name" autoComplete="name" {...form.register("fullName")} error={form.formState.errors.fullName?.message} />

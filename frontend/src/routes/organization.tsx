@@ -1,7 +1,7 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useNavigate } from "react-router";
-import { api, ApiError, unwrap } from "@/api/client";
+import { api, errorText, unwrap } from "@/api/client";
 import type { components } from "@/api/schema";
 import { useAuth } from "@/auth/auth";
 import { ErrorNotice } from "@/components/plan-limit";
@@ -25,10 +25,6 @@ const PERMISSIONS: { id: Permission; label: string }[] = [
   { id: "manage", label: "Manage projects" },
   { id: "invite", label: "Invite members" },
 ];
-
-function errorText(error: unknown): string {
-  return error instanceof ApiError ? error.message : "That did not work. Try again.";
-}
 
 function RenameOrganization({ organization }: { organization: Organization }) {
   const queryClient = useQueryClient();

@@ -8,8 +8,9 @@ from decimal import Decimal
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, computed_field, field_validator
 
+from mm_common.ai.keys import platform_api_key
 from mm_common.ai.netguard import is_host_name
 from mm_common.ai.provider_types import ProviderKind
 from mm_common.models import ApiModel, RequestModel, UtcDatetime
@@ -55,6 +56,14 @@ class Provider(ApiModel):
     is_enabled: bool
     created_at: UtcDatetime
     updated_at: UtcDatetime
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="Whether the server holds the key envVarName names (an allowed name, set and not empty):"
+        " without it, only people who saved their own key can use the provider. The key itself is never shown."
+    )
+    @property
+    def has_platform_key(self) -> bool:
+        return platform_api_key(self.env_var_name) is not None
 
 
 class ProviderBody(RequestModel):

@@ -5,7 +5,9 @@ Presenting a token that was already replaced means it was copied: the whole fami
 
 A family is one sign-in (one browser or device); it is live while its newest session is neither
 revoked nor expired, and access tokens live only as long as their family does. This module is
-the one writer of the ``sessions`` table (the maintenance job only purges old rows).
+the one writer of the ``sessions`` table (the maintenance job only purges old rows), but for
+revocation, which is :func:`mm_common.user_admin.revoke_sessions_where`'s (a ban and an admin's
+"sign out everywhere" end sign-ins the same way).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, LiteralString
+from typing import Any
 
-from mm_common import db
+from mm_common import db, user_admin
 from mm_common.audit import RequestMeta, valid_ip
 from mm_common.db import Connection
 from mm_common.tokens import hash_secret, new_secret
@@ -82,34 +84,14 @@ def rotate(conn: Connection, session: dict[str, Any], meta: RequestMeta) -> Issu
     return issued
 
 
-def _revoke(conn: Connection, condition: LiteralString, params: tuple[Any, ...]) -> int:
-    """Revoke the sessions ``condition`` selects, and keep at it until none is left unrevoked;
-    how many were revoked.
-
-    A refresh running meanwhile holds the row it rotates and inserts the family's next session.
-    The UPDATE waits for it, then skips the row it replaced, and cannot see the new one (it was
-    not committed when the statement began); the next look, with a fresh snapshot, finds it.
-    """
-    revoked = 0
-    while True:
-        revoked += conn.execute(
-            "UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL AND " + condition, params
-        ).rowcount
-        left = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM sessions WHERE revoked_at IS NULL AND " + condition + ") AS left", params
-        ).fetchone()
-        if left is None or not left["left"]:
-            return revoked
-
-
 def revoke_family(conn: Connection, family_id: uuid.UUID) -> int:
     """End one sign-in: every session of the family, so its access tokens stop as well."""
-    return _revoke(conn, "family_id = %s", (family_id,))
+    return user_admin.revoke_sessions_where(conn, "family_id = %s", (family_id,))
 
 
 def revoke_all(conn: Connection, user_id: uuid.UUID) -> int:
     """End every sign-in of the user ("sign out everywhere"): their access tokens stop too."""
-    return _revoke(conn, "user_id = %s", (user_id,))
+    return user_admin.revoke_sessions(conn, user_id)
 
 
 def revoke_other_families(conn: Connection, user_id: uuid.UUID, *, keep_session: uuid.UUID) -> int:
@@ -119,7 +101,7 @@ def revoke_other_families(conn: Connection, user_id: uuid.UUID, *, keep_session:
     with, which a later refresh may already have rotated; the family's current row is what a
     refresh (and the token's liveness) depends on.
     """
-    return _revoke(
+    return user_admin.revoke_sessions_where(
         conn,
         "user_id = %s AND family_id IS DISTINCT FROM (SELECT family_id FROM sessions WHERE id = %s AND user_id = %s)",
         (user_id, keep_session, user_id),

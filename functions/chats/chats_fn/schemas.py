@@ -283,12 +283,21 @@ class ContextFile(ApiModel):
     tokens: int
 
 
+class ContextDesignSystem(ApiModel):
+    """The project's design system as the prompt carries it (part of the system prompt)."""
+
+    text: str
+    tokens: int
+    page_name: str | None = Field(description="The page whose override it carries (the prompt names it).")
+
+
 class ContextPreview(ApiModel):
     model_id: uuid.UUID
     context_window: int
     max_output_tokens: int
     budget: int
     system_tokens: int
+    design_system: ContextDesignSystem | None = Field(description="Null when the project has no design system.")
     history_tokens: int
     file_tokens: int
     included: list[ContextFile]

@@ -186,6 +186,7 @@ class Preview:
     max_output_tokens: int
     plan: ContextPlan
     file_tokens: dict[str, int]
+    design_system: str | None = None
 
 
 @traced(SERVICE)
@@ -197,13 +198,15 @@ def context_preview(
     if model is None:
         raise Unprocessable("This model is not available.", code="model_unavailable")
     files, history, recent = generation.load_inputs(conn, project_id=chat["project_id"], chat_id=chat["id"])
-    _messages, plan = generation.build_messages(files, history, prompt, recent, model, mode)
+    design = generation.load_design(conn, chat["project_id"], prompt)
+    _messages, plan = generation.build_messages(files, history, prompt, recent, model, mode, design)
     return Preview(
         model_id=model["model_id"],
         context_window=generation.context_window(model),
         max_output_tokens=generation.max_output_tokens(model),
         plan=plan,
         file_tokens={path: context.estimate_tokens(files[path]) for path in plan.included},
+        design_system=design.text if design is not None else None,
     )
 
 

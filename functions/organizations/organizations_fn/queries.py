@@ -23,6 +23,7 @@ ORGANIZATION_FIELDS = (
     "owner_id",
     "subscription_tier",
     "subscription_status",
+    "suspended_at",
     "created_at",
     "updated_at",
 )

@@ -60,6 +60,10 @@ class Organization(ApiModel):
     subscription_tier: str
     subscription_status: str
     role: OrgRoleName | None = Field(description="The caller's role in the organization (null: not a member).")
+    suspended: bool = Field(
+        description="Suspended by the platform's administrators: its members can read but not change anything"
+        " (403 organization_suspended); its deployments keep running."
+    )
     created_at: UtcDatetime
     updated_at: UtcDatetime
 
@@ -181,6 +185,7 @@ def organization_of(row: Mapping[str, Any], role: str | None) -> Organization:
         subscription_tier=row["subscription_tier"],
         subscription_status=row["subscription_status"],
         role=role,  # type: ignore[arg-type]  # a role from the database, constrained by its CHECK
+        suspended=row["suspended_at"] is not None,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
 from mm_common import db
 from mm_common.db import Connection
 from mm_common.errors import Unprocessable
@@ -122,24 +124,28 @@ def list_entries(filters: AuditFilter, *, limit: int, cursor: str | None) -> tup
     params: list[Any] = []
     key = decode_time_cursor(cursor)
     if key:
-        conditions.append("(created_at, id) < (%s, %s)")
+        conditions.append("(a.created_at, a.id) < (%s, %s)")
         params += key
     for condition, value in (
-        ("organization_id = %s", filters.organization_id),
-        ("user_id = %s", filters.user_id),
-        ("action = %s", filters.action),
-        ("created_at >= %s", since),
-        ("created_at < %s", until),
+        ("a.organization_id = %s", filters.organization_id),
+        ("a.user_id = %s", filters.user_id),
+        ("a.action = %s", filters.action),
+        ("a.created_at >= %s", since),
+        ("a.created_at < %s", until),
     ):
         if value is not None:
             conditions.append(condition)
             params.append(value)
     rows = db.fetch_all(
         f"""
-        SELECT id, user_id, organization_id, action, resource_type, resource_id, metadata,
-               host(ip_address) AS ip_address, user_agent, created_at
-        FROM audit_logs WHERE {" AND ".join(conditions)}
-        ORDER BY created_at DESC, id DESC LIMIT %s
+        SELECT a.id, a.user_id, u.email AS user_email, a.organization_id, o.name AS organization_name, a.action,
+               a.resource_type, a.resource_id, a.metadata, host(a.ip_address) AS ip_address, a.user_agent,
+               a.created_at
+        FROM audit_logs a
+        LEFT JOIN users u ON u.id = a.user_id
+        LEFT JOIN organizations o ON o.id = a.organization_id
+        WHERE {" AND ".join(conditions)}
+        ORDER BY a.created_at DESC, a.id DESC LIMIT %s
         """,
         (*params, limit + 1),
     )
@@ -150,7 +156,9 @@ class AuditEntry(ApiModel):
     id: uuid.UUID
     action: str
     user_id: uuid.UUID | None
+    user_email: str | None = Field(description="Who did it; null for the platform itself or a deleted user.")
     organization_id: uuid.UUID | None
+    organization_name: str | None = Field(description="Null for platform actions or a deleted organization.")
     resource_type: str | None
     resource_id: uuid.UUID | None
     metadata: dict[str, Any] | None

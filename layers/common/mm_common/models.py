@@ -54,6 +54,9 @@ class ApiModel(BaseModel):
         extra="forbid",
         str_strip_whitespace=False,
         defer_build=True,
+        # A response always carries every field, defaults included: its schema says they are required, so
+        # clients (the web app's generated types) need no fallback for a field that is never missing.
+        json_schema_serialization_defaults_required=True,
     )
 
 

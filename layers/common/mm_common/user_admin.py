@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, LiteralString
 
 from mm_common import audit, db, ratelimit
 from mm_common.config import get_settings
 from mm_common.db import Connection
 from mm_common.errors import Conflict, NotFound
+from mm_common.identity import normalize_email
 from mm_common.pagination import Keyset, fetch_page
 from mm_common.permissions import PERMISSIONS, Action, GlobalRole, allowed_globally
 from mm_common.tokens import hash_secret, new_secret
@@ -112,19 +113,40 @@ def memberships(conn: Connection, user_id: uuid.UUID) -> list[dict[str, Any]]:
     return [dict(row) for row in rows]
 
 
-def revoke_sessions(conn: Connection, user_id: uuid.UUID) -> int:
-    """End every sign-in of the user (their refresh sessions): their access tokens stop with them. Repeats
-    until none is left, so a refresh committing meanwhile cannot leave a new session behind."""
+def revoke_sessions_where(conn: Connection, condition: LiteralString, params: tuple[Any, ...]) -> int:
+    """Revoke the sessions ``condition`` selects, and keep at it until none is left unrevoked; how many were
+    revoked. Every path that ends sign-ins (the auth function's sign-outs and password changes, a ban, an
+    admin's "sign out everywhere") goes through here.
+
+    A refresh running meanwhile holds the row it rotates and inserts the family's next session. The UPDATE
+    waits for it, then skips the row it replaced, and cannot see the new one (it was not committed when the
+    statement began); the next look, with a fresh snapshot, finds it.
+    """
     revoked = 0
     while True:
         revoked += conn.execute(
-            "UPDATE sessions SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL", (user_id,)
+            "UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL AND " + condition, params
         ).rowcount
         left = conn.execute(
-            "SELECT EXISTS (SELECT 1 FROM sessions WHERE user_id = %s AND revoked_at IS NULL) AS left", (user_id,)
+            "SELECT EXISTS (SELECT 1 FROM sessions WHERE revoked_at IS NULL AND " + condition + ") AS left", params
         ).fetchone()
         if left is None or not left["left"]:
             return revoked
+
+
+def revoke_sessions(conn: Connection, user_id: uuid.UUID) -> int:
+    """End every sign-in of the user (their refresh sessions): their access tokens stop with them."""
+    return revoke_sessions_where(conn, "user_id = %s", (user_id,))
+
+
+def active_sessions(conn: Connection, user_id: uuid.UUID) -> int:
+    """How many of the user's sessions are neither revoked nor expired (one per live sign-in: a refresh
+    revokes the session it replaces)."""
+    row = conn.execute(
+        "SELECT count(*) AS n FROM sessions WHERE user_id = %s AND revoked_at IS NULL AND expires_at > now()",
+        (user_id,),
+    ).fetchone()
+    return int(row["n"]) if row else 0
 
 
 def _manages_users(role: str) -> bool:
@@ -132,14 +154,14 @@ def _manages_users(role: str) -> bool:
 
 
 def _check_lockout(
-    conn: Connection, caller: Caller, user: dict[str, Any], role: str | None, banned: bool | None
+    conn: Connection, caller: Caller | None, user: dict[str, Any], role: str | None, banned: bool | None
 ) -> None:
     """Refuse (409) a change that would leave the caller, or the platform, without an administrator able to
-    manage users: banning or demoting oneself, or the last active admin."""
+    manage users: banning or demoting oneself, or the last active admin. ``caller`` None: an operator's CLI."""
     loses_admin = (banned is True and user["is_active"]) or (role is not None and not _manages_users(role))
     if not loses_admin or not _manages_users(user["role"]) or not user["is_active"]:
         return
-    if user["id"] == caller.user_id:
+    if caller is not None and user["id"] == caller.user_id:
         raise Conflict("You cannot ban yourself or give up your own admin role.", code="self_lockout")
     # Lock every active admin's row: two admins demoting each other at once cannot both pass.
     admins = conn.execute(
@@ -177,18 +199,7 @@ def update_user(
         )
         done.append("user.role_change")
     if banned is not None and banned == before["is_active"]:
-        if banned:
-            conn.execute(
-                "UPDATE users SET is_active = FALSE, banned_at = now(), ban_reason = %s,"
-                " token_version = token_version + 1 WHERE id = %s",
-                (ban_reason, user_id),
-            )
-            revoke_sessions(conn, user_id)
-        else:
-            conn.execute(
-                "UPDATE users SET is_active = TRUE, banned_at = NULL, ban_reason = NULL WHERE id = %s", (user_id,)
-            )
-        action = "user.ban" if banned else "user.unban"
+        action = _set_banned(conn, user_id, banned, ban_reason)
         audit.log(
             conn,
             caller,
@@ -200,6 +211,39 @@ def update_user(
         )
         done.append(action)
     return load_user(conn, user_id), done
+
+
+def _set_banned(conn: Connection, user_id: uuid.UUID, banned: bool, reason: str | None) -> str:
+    """Ban (every sign-in and access token ends at once) or unban; the audit action it is."""
+    if banned:
+        conn.execute(
+            "UPDATE users SET is_active = FALSE, banned_at = now(), ban_reason = %s,"
+            " token_version = token_version + 1 WHERE id = %s",
+            (reason, user_id),
+        )
+        revoke_sessions(conn, user_id)
+        return "user.ban"
+    conn.execute("UPDATE users SET is_active = TRUE, banned_at = NULL, ban_reason = NULL WHERE id = %s", (user_id,))
+    return "user.unban"
+
+
+def operator_set_banned(conn: Connection, email: str, *, banned: bool, reason: str | None) -> bool:
+    """The operator's emergency switch (``python -m mmctl ban``/``unban``, no signed-in caller): ban or unban
+    the user with this e-mail address, audited as done through mmctl. Refuses (409) to ban the last admin.
+    Whether anything changed; NotFound for an unknown address."""
+    row = conn.execute("SELECT id FROM users WHERE email = %s", (normalize_email(email),)).fetchone()
+    if row is None:
+        raise NotFound("No user has this e-mail address.", code="user_not_found")
+    user = load_user(conn, row["id"])
+    if banned != user["is_active"]:
+        return False
+    _check_lockout(conn, None, user, None, banned)
+    action = _set_banned(conn, user["id"], banned, reason)
+    details: dict[str, Any] = {"via": "mmctl"}
+    if banned and reason:
+        details["reason"] = reason
+    audit.record(conn, action, meta=None, resource_type="user", resource_id=user["id"], details=details)
+    return True
 
 
 def sign_out_everywhere(conn: Connection, caller: Caller, user_id: uuid.UUID) -> int:

@@ -1,10 +1,10 @@
-// /admin/settings: maintenance mode, sign-ups, the announcement and the default AI model. Each section saves
-// on its own, sending only its own setting: a co-admin may change the AI and announcement settings but not
-// maintenance mode or sign-ups (the API refuses a request that carries either).
+// /admin/settings: maintenance mode, sign-ups, the announcement, the default AI model and the plans. Each section
+// saves on its own, sending only its own setting: a co-admin may change the AI and announcement settings and the
+// plans but not maintenance mode or sign-ups (the API refuses a request that carries either).
 
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useId, useState } from "react";
-import { api, ApiError, unwrap } from "@/api/client";
+import { api, errorText, unwrap } from "@/api/client";
 import type { paths } from "@/api/schema";
 import { useAuth } from "@/auth/auth";
 import { systemStatusKey } from "@/components/system-status";
@@ -14,27 +14,13 @@ import { Section } from "@/components/ui/page";
 import { Skeleton } from "@/components/ui/spinner";
 import { useToast } from "@/components/ui/toast";
 import { isPlatformAdmin } from "./access";
+import { PlansSection } from "./plans-settings";
 
 type SettingsEnvelope = paths["/api/admin/settings"]["get"]["responses"][200]["content"]["application/json"];
 type SettingsChange = NonNullable<paths["/api/admin/settings"]["patch"]["requestBody"]>["content"]["application/json"];
-type Signups = NonNullable<SettingsEnvelope["settings"]["signups"]>;
+type Signups = SettingsEnvelope["settings"]["signups"];
 
-/** The settings with the API's defaults filled in (its document marks the fields that have one optional). */
-interface SystemSettings {
-  maintenance: { on: boolean; message: string };
-  signups: Signups;
-  defaultAiModelId: string | null;
-  announcement: string | null;
-}
-
-function withDefaults({ settings }: SettingsEnvelope): SystemSettings {
-  return {
-    maintenance: { on: settings.maintenance?.on ?? false, message: settings.maintenance?.message ?? "" },
-    signups: settings.signups ?? "open",
-    defaultAiModelId: settings.defaultAiModelId ?? null,
-    announcement: settings.announcement ?? null,
-  };
-}
+type SystemSettings = SettingsEnvelope["settings"];
 
 const settingsKey = ["admin", "settings"] as const;
 // The API's limit for the maintenance message and the announcement.
@@ -46,10 +32,6 @@ const SIGNUP_CHOICES: { value: Signups; label: string; hint: string }[] = [
   { value: "invite_only", label: "By invitation only", hint: "Only people an organization has invited can create an account." },
   { value: "closed", label: "Closed", hint: "Nobody can create an account." },
 ];
-
-function errorText(error: unknown): string {
-  return error instanceof ApiError ? error.message : "That did not work. Try again.";
-}
 
 /** Saves one change; the settings shown (and the platform status of the banners) follow the answer. */
 function useSaveSettings(success: string) {
@@ -282,7 +264,7 @@ export function SettingsScreen() {
   const settings = useQuery({
     queryKey: settingsKey,
     queryFn: () => unwrap(api.GET("/api/admin/settings")),
-    select: withDefaults,
+    select: (envelope: SettingsEnvelope) => envelope.settings,
   });
   const isAdmin = isPlatformAdmin(user);
   return (
@@ -303,6 +285,7 @@ export function SettingsScreen() {
           <DefaultModelSection settings={settings.data} />
         </>
       )}
+      <PlansSection />
     </div>
   );
 }

@@ -2,7 +2,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useRef, useState } from "react";
 import Markdown from "react-markdown";
 import remarkGfm from "remark-gfm";
-import { api, ApiError, unwrap } from "@/api/client";
+import { api, ApiError, errorText, unwrap } from "@/api/client";
 import type { components } from "@/api/schema";
 import { Button } from "@/components/ui/button";
 import { Dialog } from "@/components/ui/dialog";
@@ -19,10 +19,6 @@ type Job = components["schemas"]["Job"];
 type Chat = components["schemas"]["Chat"];
 
 const FINISHED = new Set(["succeeded", "failed", "canceled"]);
-
-function errorText(error: unknown): string {
-  return error instanceof ApiError ? error.message : "That did not work. Try again.";
-}
 
 function useChats(projectId: string) {
   return useQuery({

@@ -1,7 +1,7 @@
 import Editor, { DiffEditor } from "@monaco-editor/react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { api, ApiError, unwrap } from "@/api/client";
+import { api, ApiError, errorText, unwrap } from "@/api/client";
 import type { components } from "@/api/schema";
 import { Button } from "@/components/ui/button";
 import { Dialog } from "@/components/ui/dialog";
@@ -14,10 +14,6 @@ import { EDITOR_BASE, editorTheme, labelDiffSides, languageOf } from "./monaco";
 import type { PanelProps } from "./workspace";
 
 type FileEntry = components["schemas"]["FileEntry"];
-
-function errorText(error: unknown): string {
-  return error instanceof ApiError ? error.message : "That did not work. Try again.";
-}
 
 async function allFiles(projectId: string): Promise<FileEntry[]> {
   const items: FileEntry[] = [];

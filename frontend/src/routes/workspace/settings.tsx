@@ -1,17 +1,13 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useNavigate } from "react-router";
-import { api, ApiError, unwrap } from "@/api/client";
+import { api, errorText, unwrap } from "@/api/client";
 import { Button } from "@/components/ui/button";
 import { Dialog } from "@/components/ui/dialog";
 import { FormError, TextAreaField, TextField } from "@/components/ui/field";
 import { Section } from "@/components/ui/page";
 import { useToast } from "@/components/ui/toast";
 import type { PanelProps } from "./workspace";
-
-function errorText(error: unknown): string {
-  return error instanceof ApiError ? error.message : "That did not work. Try again.";
-}
 
 function General({ project, access }: PanelProps) {
   const queryClient = useQueryClient();

@@ -1,7 +1,7 @@
 import { DiffEditor } from "@monaco-editor/react";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, ApiError, unwrap } from "@/api/client";
+import { api, errorText, unwrap } from "@/api/client";
 import type { components } from "@/api/schema";
 import { Button } from "@/components/ui/button";
 import { Dialog } from "@/components/ui/dialog";
@@ -23,10 +23,6 @@ const SOURCE_LABELS: Record<string, string> = {
   template: "Template",
   import: "Import",
 };
-
-function errorText(error: unknown): string {
-  return error instanceof ApiError ? error.message : "That did not work. Try again.";
-}
 
 async function textAt(projectId: string, versionId: string, path: string): Promise<string> {
   const file = await unwrap(api.GET("/api/projects/{id}/versions/{versionId}/files/{path}", { params: { path: { id: projectId, versionId, path } } }));

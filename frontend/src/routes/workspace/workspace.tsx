@@ -14,6 +14,7 @@ export type Project = components["schemas"]["Project"];
 
 const CodePanel = lazy(() => import("./code").then((m) => ({ default: m.CodePanel })));
 const VersionsPanel = lazy(() => import("./versions").then((m) => ({ default: m.VersionsPanel })));
+const DesignPanel = lazy(() => import("./design/panel").then((m) => ({ default: m.DesignPanel })));
 const DeployPanel = lazy(() => import("./deploy").then((m) => ({ default: m.DeployPanel })));
 const SettingsPanel = lazy(() => import("./settings").then((m) => ({ default: m.SettingsPanel })));
 
@@ -68,6 +69,9 @@ function Tabs({ base, compact }: { base: string; compact: boolean }) {
       <NavLink to={`${base}/preview`} className={tab}>
         Preview
       </NavLink>
+      <NavLink to={`${base}/design`} className={tab}>
+        Design
+      </NavLink>
       <NavLink to={`${base}/deploy`} className={tab}>
         Deploy
       </NavLink>
@@ -117,6 +121,7 @@ export function WorkspacePage() {
         <Route index element={<CodePanel {...props} />} />
         <Route path="versions" element={<VersionsPanel {...props} />} />
         <Route path="preview" element={<PreviewSlot />} />
+        <Route path="design" element={<DesignPanel {...props} />} />
         <Route path="deploy" element={<DeployPanel {...props} />} />
         <Route path="settings" element={<SettingsPanel {...props} />} />
         <Route path="chat" element={wide ? <CodePanel {...props} /> : <ChatPanel {...props} />} />

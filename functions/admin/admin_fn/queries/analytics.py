@@ -3,12 +3,16 @@
 Days are UTC calendar days. A series covers ``start``..``end`` (dates, both included) through
 ``generate_series``, so a day without rows is present with zero; the rows counted are read through
 an index on the time column (a range of it), never a scan of the table: users by ``idx_users_created``,
-the rest by the indexes of migration 0009. Messages, the biggest table, are counted once per ended day and
-kept (``analytics_daily_counts``); only the day in progress is counted on each request.
+messages by ``idx_messages_created``, the rest by the indexes of migration 0009. Every series is counted once
+per ended day and kept (``analytics_daily_counts``, tokens per model in ``analytics_daily_tokens``; migrations
+0009 and 0010): a year's range reads 366 kept rows per series, and only the days not ended yet are counted on
+each request. Active projects read each project's latest activity kept through the ended days
+(``analytics_project_activity``) instead of probing every chat.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -32,77 +36,142 @@ def _day_of(column: str) -> str:
     return _DAY_OF.format(column=column)
 
 
-def _daily_counts(conn: Connection, table: str, column: str, start: date, end: date, where: str = "TRUE") -> list[Any]:
-    """``count(*)`` of ``table`` per day of ``column`` (table, column and where are SQL written here)."""
-    rows = conn.execute(
-        f"""
-        WITH counted AS (
-            SELECT {_day_of(column)} AS day, count(*) AS n FROM {table}
-            WHERE {_window(column)} AND {where} GROUP BY 1
-        )
-        SELECT days.day, COALESCE(counted.n, 0) AS count
-        FROM ({_DAYS}) days LEFT JOIN counted USING (day) ORDER BY days.day
-        """,
-        {"start": start, "end": end},
-    ).fetchall()
-    return [dict(row) for row in rows]
-
-
 # ----------------------------------------------------------------------------------------- totals
 
 
 def totals(conn: Connection) -> dict[str, Any]:
-    """Users (and verified ones), organizations, live projects, projects live on their deployment now."""
+    """Users (and verified ones), organizations, live projects, projects live on their deployment now: each table
+    read once (these are counts of now, nothing to keep per day)."""
     row = conn.execute(
         """
-        SELECT
-            (SELECT count(*) FROM users) AS users,
-            (SELECT count(*) FROM users WHERE email_verified) AS verified_users,
-            (SELECT count(*) FROM organizations) AS organizations,
-            (SELECT count(*) FROM projects WHERE deleted_at IS NULL) AS projects,
-            (SELECT count(*) FROM projects
-             WHERE deleted_at IS NULL AND status = 'deployed' AND NOT deployment_stopped) AS live_deployments
+        SELECT u.users, u.verified_users, o.organizations, p.projects, p.live_deployments
+        FROM (SELECT count(*) AS users, count(*) FILTER (WHERE email_verified) AS verified_users FROM users) u,
+             (SELECT count(*) AS organizations FROM organizations) o,
+             (SELECT count(*) AS projects,
+                     count(*) FILTER (WHERE status = 'deployed' AND NOT deployment_stopped) AS live_deployments
+              FROM projects WHERE deleted_at IS NULL) p
         """
     ).fetchone()
     assert row is not None
     return dict(row)
 
 
-def active_projects(conn: Connection) -> dict[str, Any]:
-    """Live projects with a message or a version in the last 7 and 30 days. Each chat is probed once for its
-    latest message (the newest entry of ``idx_messages_chat``) and each project for its latest version: the cost
-    follows the number of chats and projects, not of messages."""
+# Active projects: a message or a version in the last 30 days. Each project's latest activity is kept through the
+# ended days; the days folded into it are the last ended ones, this many (the day 30 days ago included).
+ACTIVITY_DAYS = 31
+
+
+def active_projects(conn: Connection, closed: date) -> dict[str, Any]:
+    """Live projects with a message or a version in the last 7 and 30 days. Each project's latest activity over
+    the ended days is kept (``analytics_project_activity``, folded in once per day); the days not ended are looked
+    at only for the projects not active in the last 7 days already, each chat of theirs probed for a message since
+    (a range of ``idx_messages_chat``) and each of them for a version since: the cost follows the number of
+    projects, not of messages. ``closed`` is the last ended day (its activity folded in by the caller; what is
+    missing is folded in here)."""
+    fold_activity(conn, *activity_days(closed))
     row = conn.execute(
         """
-        WITH activity AS (
-            SELECT c.project_id, last.created_at AS at FROM chats c
-            CROSS JOIN LATERAL (
-                SELECT m.created_at FROM messages m WHERE m.chat_id = c.id ORDER BY m.created_at DESC LIMIT 1
-            ) last
-            WHERE last.created_at >= now() - interval '30 days'
-            UNION ALL
-            SELECT p.id, last.created_at FROM projects p
-            CROSS JOIN LATERAL (
-                SELECT v.created_at FROM project_versions v WHERE v.project_id = p.id
-                ORDER BY v.created_at DESC LIMIT 1
-            ) last
-            WHERE p.deleted_at IS NULL AND last.created_at >= now() - interval '30 days'
+        WITH latest AS (
+            SELECT CASE WHEN a.last_at >= now() - interval '7 days' THEN a.last_at ELSE GREATEST(
+                a.last_at,
+                (SELECT max(m.created_at) FROM chats c JOIN messages m ON m.chat_id = c.id
+                 WHERE c.project_id = p.id AND m.created_at >= %(open)s::timestamp AT TIME ZONE 'UTC'),
+                (SELECT max(v.created_at) FROM project_versions v
+                 WHERE v.project_id = p.id AND v.created_at >= %(open)s::timestamp AT TIME ZONE 'UTC')
+            ) END AS at
+            FROM projects p LEFT JOIN analytics_project_activity a ON a.project_id = p.id
+            WHERE p.deleted_at IS NULL
+        )
+        SELECT count(*) FILTER (WHERE at >= now() - interval '7 days') AS active_projects_7d,
+               count(*) FILTER (WHERE at >= now() - interval '30 days') AS active_projects_30d
+        FROM latest
+        """,
+        {"open": closed + timedelta(days=1)},
+    ).fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def activity_days(closed: date) -> tuple[date, date]:
+    """The ended days folded into the projects' latest activity (``closed`` the last ended day)."""
+    return closed - timedelta(days=ACTIVITY_DAYS - 1), closed
+
+
+def fold_activity(conn: Connection, start: date, end: date) -> None:
+    """Fold the ended days of ``start``..``end`` not folded in yet into each project's latest activity (one range
+    of ``idx_messages_created`` and of ``idx_project_versions_created`` over the span they cover), and mark them
+    folded with the number of projects active on each. Folding a day twice (two requests at once) changes
+    nothing; the marks are inserted in day order, so such requests wait for each other instead of deadlocking."""
+    conn.execute(
+        f"""
+        WITH missing AS (
+            SELECT days.day FROM ({_DAYS}) days
+            WHERE NOT EXISTS (
+                SELECT 1 FROM analytics_daily_counts a WHERE a.metric = 'active_projects' AND a.day = days.day
+            )
         ),
-        latest AS (SELECT project_id, max(at) AS at FROM activity GROUP BY project_id)
-        SELECT count(*) FILTER (WHERE latest.at >= now() - interval '7 days') AS active_projects_7d,
-               count(*) AS active_projects_30d
-        FROM latest JOIN projects p ON p.id = latest.project_id AND p.deleted_at IS NULL
-        """
-    ).fetchone()
-    assert row is not None
-    return dict(row)
+        span AS (
+            SELECT min(day)::timestamp AT TIME ZONE 'UTC' AS first, (max(day) + 1)::timestamp AT TIME ZONE 'UTC' AS last
+            FROM missing
+        ),
+        activity AS (
+            SELECT c.project_id, m.created_at AS at FROM span, messages m JOIN chats c ON c.id = m.chat_id
+            WHERE m.created_at >= span.first AND m.created_at < span.last
+            UNION ALL
+            SELECT v.project_id, v.created_at FROM span, project_versions v
+            WHERE v.created_at >= span.first AND v.created_at < span.last
+        ),
+        per_day AS (
+            SELECT missing.day, activity.project_id, max(activity.at) AS at
+            FROM activity JOIN missing ON missing.day = {_day_of("activity.at")}
+            GROUP BY 1, 2
+        ),
+        folded AS (
+            INSERT INTO analytics_project_activity AS kept (project_id, last_at)
+            SELECT project_id, max(at) FROM per_day GROUP BY project_id ORDER BY project_id
+            ON CONFLICT (project_id) DO UPDATE SET last_at = EXCLUDED.last_at WHERE kept.last_at < EXCLUDED.last_at
+        )
+        INSERT INTO analytics_daily_counts (metric, day, count)
+        SELECT 'active_projects', missing.day, count(per_day.project_id)
+        FROM missing LEFT JOIN per_day USING (day) GROUP BY missing.day ORDER BY missing.day
+        ON CONFLICT (metric, day) DO NOTHING
+        """,
+        {"start": start, "end": end},
+    )
 
 
 # ----------------------------------------------------------------------------------------- series
 
+# Day counts kept per ended day (``analytics_daily_counts``): the first request that covers an ended day counts
+# it and keeps it (``keep_ended_days``), every later one reads its row; only the days not ended yet are counted on
+# each request.
 
-def signups_by_day(conn: Connection, start: date, end: date) -> list[Any]:
-    return _daily_counts(conn, "users", "created_at", start, end)
+
+@dataclass(frozen=True)
+class _DayCounts:
+    """Counts per day of ``table``'s rows by ``column`` (all SQL written here): each metric is ``aggregate`` over
+    the day's rows matching ``where``, reported as ``field`` and kept in ``analytics_daily_counts`` as ``metric``."""
+
+    table: str
+    column: str
+    where: str
+    metrics: tuple[tuple[str, str, str], ...]  # (metric, field, aggregate)
+
+
+_SIGNUPS = _DayCounts("users", "created_at", "TRUE", (("signups", "count", "count(*)"),))
+_MESSAGES = _DayCounts("messages", "created_at", "TRUE", (("messages", "count", "count(*)"),))
+_FAILED_JOBS = _DayCounts(
+    "generation_jobs", "finished_at", "status = 'failed'", (("failed_jobs", "count", "count(*)"),)
+)
+_DEPLOYMENTS = _DayCounts(
+    "deployment_logs",
+    "completed_at",
+    "status IN ('success', 'failed')",
+    (
+        ("deployments_succeeded", "succeeded", "count(*) FILTER (WHERE status = 'success')"),
+        ("deployments_failed", "failed", "count(*) FILTER (WHERE status = 'failed')"),
+    ),
+)
 
 
 def last_closed_day(conn: Connection) -> date:
@@ -112,99 +181,205 @@ def last_closed_day(conn: Connection) -> date:
     return row["day"]  # type: ignore[no-any-return]
 
 
-def messages_by_day(conn: Connection, start: date, end: date) -> list[Any]:
-    """Messages per day: the days that ended from ``analytics_daily_counts`` (each counted the first time it is
-    asked for, then kept), the rest counted live."""
-    closed = last_closed_day(conn)
-    days: list[Any] = []
-    if start <= closed:
-        days += _closed_message_days(conn, start, min(end, closed))
-    if end > closed:
-        days += _daily_counts(conn, "messages", "created_at", max(start, closed + timedelta(days=1)), end)
-    return days
+# Every metric of the series, kept per ended day.
+SERIES_METRICS = ["signups", "messages", "tokens", "deployments_succeeded", "deployments_failed", "failed_jobs"]
+ACTIVITY_METRIC = "active_projects"
 
 
-def _closed_message_days(conn: Connection, start: date, end: date) -> list[Any]:
-    """Ended days' message counts: those not kept yet are counted (one range of ``idx_messages_created`` over the
-    span they cover) and kept; a concurrent request that kept them first wins, with the same numbers."""
-    window = {"start": start, "end": end}
+def first_day_not_kept(conn: Connection, metrics: list[str], start: date, end: date) -> date | None:
+    """The first day of ``start``..``end`` some of ``metrics`` are not kept for (None when all are: one range of
+    the kept rows' key counted, the days looked at one by one only when some are missing)."""
+    row = conn.execute(
+        f"""
+        SELECT CASE WHEN (SELECT count(*) FROM analytics_daily_counts
+                          WHERE metric = ANY(%(metrics)s) AND day BETWEEN %(start)s AND %(end)s)
+                         = (%(end)s::date - %(start)s::date + 1) * cardinality(%(metrics)s::text[])
+               THEN NULL
+               ELSE (SELECT min(days.day) FROM ({_DAYS}) days
+                     WHERE (SELECT count(*) FROM analytics_daily_counts a
+                            WHERE a.metric = ANY(%(metrics)s) AND a.day = days.day) < cardinality(%(metrics)s::text[]))
+               END AS day
+        """,
+        {"start": start, "end": end, "metrics": metrics},
+    ).fetchone()
+    assert row is not None
+    return row["day"]  # type: ignore[no-any-return]
+
+
+def keep_ended_days(conn: Connection, start: date, end: date) -> None:
+    """Count and keep every series over the ended days of ``start``..``end`` not kept yet (in the order the series
+    are read in, so that concurrent requests take the rows' locks in one order)."""
+    _keep_days(conn, _SIGNUPS, start, end)
+    _keep_days(conn, _MESSAGES, start, end)
+    _keep_token_days(conn, start, end)
+    _keep_days(conn, _DEPLOYMENTS, start, end)
+    _keep_days(conn, _FAILED_JOBS, start, end)
+
+
+def _keep_days(conn: Connection, counts: _DayCounts, start: date, end: date) -> None:
+    """Count and keep the ended days of ``start``..``end`` not kept yet: one range of the time column's index over
+    the span they cover. Rows are inserted in (metric, day) order, so requests keeping the same days at once wait
+    for each other instead of deadlocking; the one that kept a day first wins, with the same numbers."""
+    column = counts.column
+    aggregates = ", ".join(f"{aggregate} AS {field}" for _, field, aggregate in counts.metrics)
+    values = ", ".join(f"('{metric}', counted.{field})" for metric, field, _ in counts.metrics)
     conn.execute(
         f"""
         WITH missing AS (
             SELECT days.day FROM ({_DAYS}) days
-            WHERE NOT EXISTS (SELECT 1 FROM analytics_daily_counts a WHERE a.metric = 'messages' AND a.day = days.day)
+            WHERE (SELECT count(*) FROM analytics_daily_counts a
+                   WHERE a.metric = ANY(%(metrics)s) AND a.day = days.day) < cardinality(%(metrics)s::text[])
         ),
         span AS (SELECT min(day) AS first, max(day) AS last FROM missing),
         counted AS (
-            SELECT {_day_of("m.created_at")} AS day, count(*) AS n FROM messages m, span
-            WHERE m.created_at >= span.first::timestamp AT TIME ZONE 'UTC'
-              AND m.created_at < (span.last + 1)::timestamp AT TIME ZONE 'UTC'
+            SELECT {_day_of(column)} AS day, {aggregates} FROM {counts.table}, span
+            WHERE {column} >= span.first::timestamp AT TIME ZONE 'UTC'
+              AND {column} < (span.last + 1)::timestamp AT TIME ZONE 'UTC'
+              AND {counts.where}
             GROUP BY 1
         )
         INSERT INTO analytics_daily_counts (metric, day, count)
-        SELECT 'messages', missing.day, COALESCE(counted.n, 0) FROM missing LEFT JOIN counted USING (day)
+        SELECT kept.metric, missing.day, COALESCE(kept.count, 0)
+        FROM missing LEFT JOIN counted USING (day) CROSS JOIN LATERAL (VALUES {values}) kept (metric, count)
+        ORDER BY kept.metric, missing.day
+        ON CONFLICT (metric, day) DO NOTHING
+        """,
+        {"start": start, "end": end, "metrics": [metric for metric, _, _ in counts.metrics]},
+    )
+
+
+def _kept_rows(conn: Connection, start: date, end: date) -> list[Any]:
+    return conn.execute(
+        """
+        SELECT day, metric, count FROM analytics_daily_counts
+        WHERE metric = ANY(%(metrics)s) AND day BETWEEN %(start)s AND %(end)s ORDER BY day
+        """,
+        {"start": start, "end": end, "metrics": SERIES_METRICS},
+    ).fetchall()
+
+
+def _count_days(conn: Connection, counts: _DayCounts, start: date, end: date) -> list[Any]:
+    """The days counted from the table (a range of the time column's index)."""
+    column = counts.column
+    aggregates = ", ".join(f"{aggregate} AS {field}" for _, field, aggregate in counts.metrics)
+    fields = ", ".join(f"COALESCE(counted.{field}, 0) AS {field}" for _, field, _ in counts.metrics)
+    rows = conn.execute(
+        f"""
+        WITH counted AS (
+            SELECT {_day_of(column)} AS day, {aggregates} FROM {counts.table}
+            WHERE {_window(column)} AND {counts.where} GROUP BY 1
+        )
+        SELECT days.day, {fields} FROM ({_DAYS}) days LEFT JOIN counted USING (day) ORDER BY days.day
+        """,
+        {"start": start, "end": end},
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+# The day-count series as the response names them (tokens per model are read apart).
+_COUNTED = {"signups": _SIGNUPS, "messages": _MESSAGES, "deployments": _DEPLOYMENTS, "failed_jobs": _FAILED_JOBS}
+
+
+def series(conn: Connection, start: date, end: date, closed: date) -> dict[str, list[Any]]:
+    """Every series over ``start``..``end``, one entry per day (tokens one per day and model): the days through
+    ``closed`` (ended and kept by the caller) read from what is kept, in one query, the later ones counted from
+    the tables. Sign-ups are accounts created, messages sent, deployments and failed jobs by the day they ended;
+    a kept day stays as counted when its rows are deleted later (an account, a project with its chats and jobs)."""
+    days: dict[str, list[Any]] = {name: [] for name in _COUNTED}
+    through = min(end, closed)
+    if start <= through:
+        rows = _kept_rows(conn, start, through)
+        if len(rows) < ((through - start).days + 1) * len(SERIES_METRICS):
+            # The caller's days were not all kept (a day that ended meanwhile is not among them): keep them now.
+            keep_ended_days(conn, start, through)
+            rows = _kept_rows(conn, start, through)
+        kept: dict[date, dict[str, int]] = {}
+        for row in rows:
+            kept.setdefault(row["day"], {})[row["metric"]] = row["count"]
+        for day, counts in kept.items():
+            for name, spec in _COUNTED.items():
+                days[name].append({"day": day, **{field: counts[metric] for metric, field, _ in spec.metrics}})
+    if end > closed:
+        for name, spec in _COUNTED.items():
+            days[name] += _count_days(conn, spec, max(start, closed + timedelta(days=1)), end)
+    days["ai_tokens"] = _tokens_by_day(conn, start, end, closed)
+    return days
+
+
+_JOB_TOKENS = "sum(COALESCE(j.prompt_tokens, 0) + COALESCE(j.completion_tokens, 0))"
+
+
+def _tokens_by_day(conn: Connection, start: date, end: date, closed: date) -> list[Any]:
+    """Tokens (prompt + completion) of the answers that ended in the window, per day and model: only the days a
+    model used some (a year of every model's days, zeros included, was thousands of entries to send; the chart
+    fills the gaps). A model since deleted is reported as provider and model None. The days through ``closed``
+    are read from what is kept per day and model (``analytics_daily_tokens``), the later ones summed from the
+    jobs."""
+    rows = conn.execute(
+        f"""
+        WITH used AS (
+            SELECT t.day, m.id AS model_id, sum(t.tokens) AS tokens
+            FROM analytics_daily_tokens t LEFT JOIN ai_models m ON m.id = t.model_id
+            WHERE t.day BETWEEN %(start)s AND %(closed)s
+            GROUP BY 1, 2
+            UNION ALL
+            SELECT {_day_of("j.finished_at")}, j.model_id, {_JOB_TOKENS}
+            FROM generation_jobs j
+            WHERE j.status = 'succeeded'
+              AND j.finished_at >= %(open)s::date::timestamp AT TIME ZONE 'UTC'
+              AND j.finished_at < (%(end)s::date + 1)::timestamp AT TIME ZONE 'UTC'
+            GROUP BY 1, 2
+        )
+        SELECT used.day, p.slug AS provider, m.api_name AS model, sum(used.tokens) AS tokens
+        FROM used
+        LEFT JOIN ai_models m ON m.id = used.model_id
+        LEFT JOIN ai_providers p ON p.id = m.provider_id
+        GROUP BY used.day, p.slug, m.api_name
+        HAVING sum(used.tokens) > 0
+        ORDER BY used.day, p.slug NULLS LAST, m.api_name NULLS LAST
+        """,
+        {"start": start, "end": end, "closed": min(end, closed), "open": max(start, closed + timedelta(days=1))},
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def _keep_token_days(conn: Connection, start: date, end: date) -> None:
+    """Sum and keep the ended days of ``start``..``end`` not kept yet, per model (one range of
+    ``idx_generation_jobs_succeeded`` over the span they cover), then mark them kept with their total (the
+    ``tokens`` row of ``analytics_daily_counts``, written after the day's models so it means they are all there).
+    Inserted in key order, so requests keeping the same days at once wait for each other and the first wins."""
+    window = {"start": start, "end": end}
+    not_kept = "NOT EXISTS (SELECT 1 FROM analytics_daily_counts a WHERE a.metric = 'tokens' AND a.day = days.day)"
+    conn.execute(
+        f"""
+        WITH missing AS (SELECT days.day FROM ({_DAYS}) days WHERE {not_kept}),
+        span AS (SELECT min(day) AS first, max(day) AS last FROM missing),
+        used AS (
+            SELECT {_day_of("j.finished_at")} AS day, j.model_id, {_JOB_TOKENS} AS tokens
+            FROM generation_jobs j, span
+            WHERE j.status = 'succeeded'
+              AND j.finished_at >= span.first::timestamp AT TIME ZONE 'UTC'
+              AND j.finished_at < (span.last + 1)::timestamp AT TIME ZONE 'UTC'
+            GROUP BY 1, 2
+        )
+        INSERT INTO analytics_daily_tokens (day, model_id, tokens)
+        SELECT used.day, used.model_id, used.tokens FROM used JOIN missing USING (day)
+        ORDER BY used.day, used.model_id NULLS LAST
+        ON CONFLICT DO NOTHING
+        """,
+        window,
+    )
+    conn.execute(
+        f"""
+        INSERT INTO analytics_daily_counts (metric, day, count)
+        SELECT 'tokens', days.day,
+               COALESCE((SELECT sum(t.tokens) FROM analytics_daily_tokens t WHERE t.day = days.day), 0)
+        FROM ({_DAYS}) days WHERE {not_kept}
+        ORDER BY days.day
         ON CONFLICT (metric, day) DO NOTHING
         """,
         window,
     )
-    rows = conn.execute(
-        """
-        SELECT day, count FROM analytics_daily_counts
-        WHERE metric = 'messages' AND day BETWEEN %(start)s AND %(end)s ORDER BY day
-        """,
-        window,
-    ).fetchall()
-    return [dict(row) for row in rows]
-
-
-def failed_jobs_by_day(conn: Connection, start: date, end: date) -> list[Any]:
-    return _daily_counts(conn, "generation_jobs", "finished_at", start, end, "status = 'failed'")
-
-
-def tokens_by_day(conn: Connection, start: date, end: date) -> list[Any]:
-    """Tokens (prompt + completion) of the answers that ended in the window, per day and model; every day of
-    the window for each model used in it (a model since deleted is reported as provider and model None)."""
-    rows = conn.execute(
-        f"""
-        WITH used AS (
-            SELECT {_day_of("j.finished_at")} AS day, j.model_id,
-                   sum(COALESCE(j.prompt_tokens, 0) + COALESCE(j.completion_tokens, 0)) AS tokens
-            FROM generation_jobs j
-            WHERE j.status = 'succeeded' AND {_window("j.finished_at")}
-            GROUP BY 1, 2
-        ),
-        models AS (SELECT DISTINCT model_id FROM used)
-        SELECT days.day, p.slug AS provider, m.api_name AS model, COALESCE(used.tokens, 0) AS tokens
-        FROM ({_DAYS}) days
-        CROSS JOIN models
-        LEFT JOIN used ON used.day = days.day AND used.model_id IS NOT DISTINCT FROM models.model_id
-        LEFT JOIN ai_models m ON m.id = models.model_id
-        LEFT JOIN ai_providers p ON p.id = m.provider_id
-        ORDER BY days.day, p.slug NULLS LAST, m.api_name NULLS LAST
-        """,
-        {"start": start, "end": end},
-    ).fetchall()
-    return [dict(row) for row in rows]
-
-
-def deployments_by_day(conn: Connection, start: date, end: date) -> list[Any]:
-    """Deployments that ended in the window, per day: succeeded and failed."""
-    rows = conn.execute(
-        f"""
-        WITH ended AS (
-            SELECT {_day_of("completed_at")} AS day,
-                   count(*) FILTER (WHERE status = 'success') AS succeeded,
-                   count(*) FILTER (WHERE status = 'failed') AS failed
-            FROM deployment_logs
-            WHERE status IN ('success', 'failed') AND {_window("completed_at")}
-            GROUP BY 1
-        )
-        SELECT days.day, COALESCE(ended.succeeded, 0) AS succeeded, COALESCE(ended.failed, 0) AS failed
-        FROM ({_DAYS}) days LEFT JOIN ended USING (day) ORDER BY days.day
-        """,
-        {"start": start, "end": end},
-    ).fetchall()
-    return [dict(row) for row in rows]
 
 
 # ---------------------------------------------------------------------------------------- revenue
@@ -217,7 +392,9 @@ def mrr_by_tier(conn: Connection) -> list[Any]:
     rows = conn.execute(
         """
         SELECT pl.tier, pl.currency,
-               COALESCE(sum(CASE WHEN o.subscription_interval = 'year'
+               -- A tier nobody subscribes to joins one row without an organization: it adds nothing.
+               COALESCE(sum(CASE WHEN o.id IS NULL THEN 0
+                                 WHEN o.subscription_interval = 'year'
                                  THEN round(pl.yearly_price_cents / 12.0)
                                  ELSE pl.monthly_price_cents END), 0)::bigint AS cents,
                count(o.id) AS subscriptions

@@ -55,6 +55,7 @@ class AdminUserMembership(ApiModel):
 
 class AdminUserDetail(AdminUser):
     memberships: list[AdminUserMembership]
+    active_sessions: int = Field(description="Sign-in sessions neither revoked nor expired.")
 
 
 class AdminUserEnvelope(ApiModel):
@@ -83,7 +84,8 @@ class AdminVerificationSent(ApiModel):
 def _detail(row: dict[str, Any]) -> AdminUserEnvelope:
     base = AdminUser.from_row(row).model_dump()
     memberships = [AdminUserMembership.model_validate(m) for m in row["memberships"]]
-    return AdminUserEnvelope(user=AdminUserDetail.model_validate({**base, "memberships": memberships}))
+    detail = {**base, "memberships": memberships, "active_sessions": row["active_sessions"]}
+    return AdminUserEnvelope(user=AdminUserDetail.model_validate(detail))
 
 
 @router.get("/api/admin/users", response_model=AdminUserPage, summary="Find users (admin)")

@@ -1,9 +1,11 @@
 """Platform analytics and health for admins and co-admins, and the failure logs (failed jobs, failed deployments)
 with their internal detail.
 
-The numbers come from indexed queries (:mod:`admin_fn.queries.analytics`) in one read transaction; the queue
-depths from SQS, read concurrently with them. A queue that cannot be read is reported with a null depth: the
-dashboard is what an operator opens when something is wrong, so one unreadable part must not hide the rest.
+The numbers come from indexed queries (:mod:`admin_fn.queries.analytics`) in one transaction; the queue depths
+from SQS, read concurrently with them. The series and the projects' activity are kept per ended day: the days
+not kept yet are counted first, a week at a time, each week in a transaction of its own. A queue that cannot be
+read is reported with a null depth: the dashboard is what an operator opens when something is wrong, so one
+unreadable part must not hide the rest.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from mm_common.observability import for_service, traced
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+# The ended days counted and kept in one transaction: the first look at a year over a big database makes progress
+# that stays even when it runs out of time, and no statement counts more than a week of rows.
+KEEP_DAYS_AT_ONCE = 7
 
 
 @dataclass(frozen=True)
@@ -105,21 +110,36 @@ def _mrr(rows: list[dict[str, Any]]) -> dict[str, int]:
     return {row["tier"]: int(row["cents"]) for row in rows}
 
 
+def _keep_ended_days(days: Window) -> date:
+    """Count and keep the ended days of the window and of the projects' recent activity not kept yet (nothing to
+    do, one query, once they are); the last ended day, through which they are kept."""
+    with db.transaction() as conn:
+        closed = queries.last_closed_day(conn)
+        activity_start, activity_end = queries.activity_days(closed)
+        series_from = queries.first_day_not_kept(conn, queries.SERIES_METRICS, days.start, min(days.end, closed))
+        activity_from = queries.first_day_not_kept(conn, [queries.ACTIVITY_METRIC], activity_start, activity_end)
+    for first, last, keep in [
+        (series_from, min(days.end, closed), queries.keep_ended_days),
+        (activity_from, activity_end, queries.fold_activity),
+    ]:
+        while first is not None and first <= last:
+            through = min(last, first + timedelta(days=KEEP_DAYS_AT_ONCE - 1))
+            with db.transaction() as conn:
+                keep(conn, first, through)
+            first = through + timedelta(days=1)
+    return closed
+
+
 @traced(SERVICE)
 def platform_analytics(days: Window) -> dict[str, Any]:
     """Totals, series per day, revenue and health (see the route for the shape)."""
     queues = _queue_urls()
     with ThreadPoolExecutor(max_workers=max(1, len(queues))) as pool:
         pending = [pool.submit(_queue_health, label, url) for label, url in queues.items()]
+        closed = _keep_ended_days(days)
         with db.transaction() as conn:
-            totals = {**queries.totals(conn), **queries.active_projects(conn)}
-            series = {
-                "signups": queries.signups_by_day(conn, days.start, days.end),
-                "messages": queries.messages_by_day(conn, days.start, days.end),
-                "ai_tokens": queries.tokens_by_day(conn, days.start, days.end),
-                "deployments": queries.deployments_by_day(conn, days.start, days.end),
-                "failed_jobs": queries.failed_jobs_by_day(conn, days.start, days.end),
-            }
+            totals = {**queries.totals(conn), **queries.active_projects(conn, closed)}
+            series = queries.series(conn, days.start, days.end, closed)
             invoices = queries.paid_invoices(conn, days.start, days.end)
             revenue = {
                 "mrr_by_tier": _mrr(queries.mrr_by_tier(conn)),

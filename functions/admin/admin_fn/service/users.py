@@ -31,9 +31,10 @@ def list_users(
 
 @traced(SERVICE)
 def get_user(conn: Connection, user_id: uuid.UUID) -> dict[str, Any]:
-    """The user with the organizations they belong to."""
+    """The user with the organizations they belong to and how many live sign-in sessions they have."""
     user = user_admin.load_user(conn, user_id)
     user["memberships"] = user_admin.memberships(conn, user_id)
+    user["active_sessions"] = user_admin.active_sessions(conn, user_id)
     return user
 
 

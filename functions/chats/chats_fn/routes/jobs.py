@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from chats_fn import service
 from chats_fn.routes import CHAT, JOB, ChatId, JobId
-from chats_fn.schemas import ContextFile, ContextPreview, JobEnvelope, job_from_row
+from chats_fn.schemas import ContextDesignSystem, ContextFile, ContextPreview, JobEnvelope, job_from_row
 from mm_common import db
 from mm_common.auth import Caller, require
 from mm_common.permissions import Action
@@ -38,7 +38,7 @@ def cancel_job(id: JobId, caller: Annotated[Caller, require(Action.PROJECT_EDIT,
 @router.get(
     "/api/chats/{id}/context-preview",
     response_model=ContextPreview,
-    summary="Exactly which files, and how many tokens, a message would send to the model",
+    summary="Exactly which files, design system and tokens a message would send to the model",
 )
 def context_preview(
     id: ChatId,
@@ -56,6 +56,11 @@ def context_preview(
         max_output_tokens=preview.max_output_tokens,
         budget=plan.budget,
         system_tokens=plan.system_tokens,
+        design_system=ContextDesignSystem(
+            text=preview.design_system, tokens=plan.design_system_tokens, page_name=plan.design_system_page
+        )
+        if preview.design_system is not None
+        else None,
         history_tokens=plan.history_tokens,
         file_tokens=plan.file_tokens,
         included=[ContextFile(path=path, tokens=tokens) for path, tokens in preview.file_tokens.items()],

@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from mm_common import audit, crypto, plans, versions, working_copy
+from mm_common import audit, crypto, design_systems, plans, versions, working_copy
 from mm_common.auth import Caller
 from mm_common.aws import client
 from mm_common.config import get_settings
@@ -24,6 +24,8 @@ from projects_fn.service import SERVICE
 NO_SUCH_PROJECT = "There is no such project, or you cannot see it."
 DEPLOYING = "This project is being deployed right now. Wait until that deployment ends, then delete it."
 SLUG_TAKEN = "Another project of this organization uses this slug. Choose another one."
+# Templates whose projects get a design system from their description (its files are React + Tailwind's).
+DESIGNED_TEMPLATES = frozenset({"react-vite-ts-tailwind"})
 
 
 def env_context(project_id: Any, name: str) -> dict[str, str]:
@@ -47,13 +49,17 @@ def templates() -> list[ProjectTemplate]:
 def create_project(
     conn: Connection, caller: Caller, *, name: str, description: str | None, template_id: str | None
 ) -> dict[str, Any]:
-    """A project in the caller's organization with the template's files as version 1."""
+    """A project in the caller's organization with the template's files as version 1 (with a design system's
+    files too when the template is a designed one and the project has a description)."""
     template = get_template(template_id or DEFAULT_TEMPLATE_ID)
     if template is None:
         known = ", ".join(t.id for t in list_templates())
         raise Unprocessable(
             f"There is no template '{template_id}'. Choose one of: {known}.", details=[{"field": "template"}]
         )
+    # Generated before any write: a failing engine leaves the project without a design system, never
+    # without the project (nor a transaction broken half-way).
+    design = design_systems.try_generate(description, name) if template.id in DESIGNED_TEMPLATES else None
     organization_id = caller.organization_id
     # Serialise slug choice and the project count within the organization; the unique index is the last word.
     plans.check(conn, organization_id, "projects")
@@ -81,9 +87,18 @@ def create_project(
             path=path,
             body=working_copy.FileBytes(data, is_text=working_copy.is_text(data)),
         )
-    versions.create_version(
+    revision = (
+        design_systems.adopt_for_new_project(
+            conn, organization_id=organization_id, project_id=project_id, document=design, user_id=caller.user_id
+        )
+        if design is not None
+        else None
+    )
+    version = versions.create_version(
         conn, project_id, source="template", message=f"Created from {template.name}", created_by=caller.user_id
     )
+    if revision is not None:
+        design_systems.record_version(conn, revision["id"], version["id"])
     audit.log(
         conn,
         caller,

@@ -1,5 +1,5 @@
-"""What the model is told: our rules for the edit protocol, the project's AI_RULES.md, the code
-that fits in the model's window (chosen by relevance), and the recent turns of the chat.
+"""What the model is told: our rules for the edit protocol, the project's AI_RULES.md and design system,
+the code that fits in the model's window (chosen by relevance), and the recent turns of the chat.
 
 Tokens are estimated locally (no tokenizer download at run time): about 3.5 characters per
 token for code and prose, with a safety margin, is conservative for every provider we call.
@@ -61,6 +61,9 @@ class ContextPlan:
     listed: list[str] = field(default_factory=list)
     file_tokens: int = 0
     system_tokens: int = 0
+    # The design system's share of system_tokens, and the page whose override it carries.
+    design_system_tokens: int = 0
+    design_system_page: str | None = None
     history_tokens: int = 0
     budget: int = 0
 
@@ -108,10 +111,14 @@ def plan_context(
     return plan
 
 
-def system_prompt(*, mode: str, ai_rules: str | None) -> str:
+def system_prompt(*, mode: str, ai_rules: str | None, design_system: str | None = None) -> str:
+    """Our rules, the project's AI_RULES.md, and its design system (``mm_common.design.render.prompt_section``:
+    the tokens, fonts, sections, anti-patterns and checklist every change must follow)."""
     parts = [PROTOCOL_RULES, f"Mode: {mode}."]
     if ai_rules:
         parts.append("The project's own rules (AI_RULES.md), follow them:\n" + ai_rules.strip())
+    if design_system:
+        parts.append(design_system.strip())
     return "\n\n".join(parts)
 
 

@@ -7,7 +7,7 @@ The job's row is written through :mod:`mm_common.ai.jobs`, the answer through
 :mod:`mm_common.messages`; this module owns the monthly ``token_usage`` counters.
 
 The chats function imports this module for the prompt preview (:func:`load_inputs`,
-:func:`build_messages`) only; the provider client and the edit protocol's parser are imported
+:func:`load_design`, :func:`build_messages`) only; the provider client and the edit protocol's parser are imported
 by the job that needs them, so they do not weigh on that function's cold start.
 """
 
@@ -33,6 +33,7 @@ from mm_common.snapshots import sha256_hex
 
 if TYPE_CHECKING:
     from mm_common.ai.edit_protocol import ParsedAnswer
+    from mm_common.design_systems import PromptDesign
 
 MAX_ATTEMPTS = 3
 FLUSH_INTERVAL_S = 0.3
@@ -152,10 +153,24 @@ def max_output_tokens(model: dict[str, Any]) -> int:
     return int(model["max_output_tokens"] or DEFAULT_MAX_OUTPUT_TOKENS)
 
 
+def load_design(conn: Connection, project_id: Any, prompt: str) -> PromptDesign | None:
+    """The project's design system for the prompt (with the override of a page the prompt names)."""
+    from mm_common import design_systems
+
+    return design_systems.prompt_for(conn, project_id, prompt)
+
+
 def build_messages(
-    files: dict[str, str], history: list[ChatMessage], prompt: str, recent: set[str], model: dict[str, Any], mode: str
+    files: dict[str, str],
+    history: list[ChatMessage],
+    prompt: str,
+    recent: set[str],
+    model: dict[str, Any],
+    mode: str,
+    design: PromptDesign | None = None,
 ) -> tuple[list[ChatMessage], context.ContextPlan]:
-    system = context.system_prompt(mode=mode, ai_rules=files.get("AI_RULES.md"))
+    design_text = design.text if design is not None else None
+    system = context.system_prompt(mode=mode, ai_rules=files.get("AI_RULES.md"), design_system=design_text)
     plan = context.plan_context(
         files,
         prompt=prompt,
@@ -165,6 +180,9 @@ def build_messages(
         max_output_tokens=max_output_tokens(model),
         system_text=system,
     )
+    if design is not None:
+        plan.design_system_tokens = context.estimate_tokens(design.text)
+        plan.design_system_page = design.page_name
     messages = [
         ChatMessage(role="system", content=system),
         ChatMessage(role="user", content=context.codebase_message(files, plan)),
@@ -246,7 +264,8 @@ def run_job(job_id: str, owner: str, deadline: float) -> Outcome:
                 raise JobFailed("model_unavailable", "The chosen model is no longer available. Pick another one.")
             api_key, metered = _resolve_key(conn, job, model)
             files, history, prompt, recent = _load(conn, job)
-        chat_messages, _plan = build_messages(files, history, prompt, recent, model, job["mode"])
+            design = load_design(conn, job["project_id"], prompt)
+        chat_messages, _plan = build_messages(files, history, prompt, recent, model, job["mode"], design)
         result = _stream(job_id, owner, model, api_key, chat_messages, deadline)
     except JobFailed as failure:
         _fail(job_id, owner, failure.code, failure.message)

@@ -1,5 +1,5 @@
 import { useInfiniteQuery, useQuery, useQueryClient } from "@tanstack/react-query";
-import { api, ApiError, unwrap } from "@/api/client";
+import { api, unwrap } from "@/api/client";
 import type { components } from "@/api/schema";
 
 export type Deployment = components["schemas"]["Deployment"];
@@ -45,10 +45,6 @@ export function stillChanging(detail: DeploymentDetail | undefined): boolean {
   if (isActive(detail.deployment)) return true;
   const endedAt = new Date(detail.deployment.completedAt ?? detail.deployment.startedAt).getTime();
   return detail.steps.some((step) => step.status === "running") && Date.now() - endedAt < SETTLE_MS;
-}
-
-export function errorText(error: unknown): string {
-  return error instanceof ApiError ? error.message : "That did not work. Try again.";
 }
 
 export function useDeployState(projectId: string) {

@@ -1,12 +1,12 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, unwrap } from "@/api/client";
+import { api, errorText, unwrap } from "@/api/client";
 import { isPlanLimit, PlanLimitNotice } from "@/components/plan-limit";
 import { Button } from "@/components/ui/button";
 import { FormError, TextField } from "@/components/ui/field";
 import { Section } from "@/components/ui/page";
 import { useToast } from "@/components/ui/toast";
-import { deployKeys, errorText, type DeployState } from "./data";
+import { deployKeys, type DeployState } from "./data";
 
 function DomainError({ error, organizationId }: { error: unknown; organizationId: string }) {
   if (isPlanLimit(error)) {

@@ -1,6 +1,6 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, unwrap } from "@/api/client";
+import { api, errorText, unwrap } from "@/api/client";
 import { isPlanLimit, PlanLimitNotice } from "@/components/plan-limit";
 import { Button } from "@/components/ui/button";
 import { Dialog } from "@/components/ui/dialog";
@@ -10,7 +10,7 @@ import { useToast } from "@/components/ui/toast";
 import { cn } from "@/lib/cn";
 import { dateTime, relativeTime } from "@/lib/time";
 import { KIND_LABELS, StatusBadge } from "./badges";
-import { deployKeys, errorText, type Deployment, type useDeployments } from "./data";
+import { deployKeys, type Deployment, type useDeployments } from "./data";
 
 interface HistoryProps {
   projectId: string;

@@ -1,14 +1,14 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router";
-import { api, ApiError, unwrap } from "@/api/client";
+import { api, ApiError, errorText, unwrap } from "@/api/client";
 import { isPlanLimit, PlanLimitDialog } from "@/components/plan-limit";
 import { Button } from "@/components/ui/button";
 import { Dialog } from "@/components/ui/dialog";
 import { Section } from "@/components/ui/page";
 import { useToast } from "@/components/ui/toast";
 import { DATABASE_LABELS, StateBadge } from "./badges";
-import { deployKeys, errorText, type Database, type DeployState } from "./data";
+import { deployKeys, type Database, type DeployState } from "./data";
 
 const DATABASES: Database[] = ["postgres", "mariadb", "none"];
 

@@ -30,7 +30,8 @@ const STEP_ORDER: DeploymentStep["step"][] = [
   "MarkLive",
 ];
 
-const STEP_LABELS: Record<DeploymentStep["step"], string> = {
+/** What each step of the deploy state machine is called on screen (the timeline, the admin's failure log). */
+export const STEP_LABELS: Record<DeploymentStep["step"], string> = {
   Prepare: "Prepare",
   PushToGitea: "Push to Git",
   EnsureDatabase: "Set up the database",
