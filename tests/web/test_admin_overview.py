@@ -137,6 +137,8 @@ def test_a_co_admin_sees_overview_and_system_logs_but_not_users_or_organizations
     page.get_by_role("group", name="Period").get_by_role("button", name="7 days").click()
     expect(page).to_have_url(re.compile(r"/admin/overview\?days=7$"))
     expect(page.get_by_role("button", name="7 days")).to_have_attribute("aria-pressed", "true")
+    # The 7 days' numbers have arrived (the previous ones stay on screen, said to be updating, until then).
+    expect(page.get_by_test_id("overview-updating")).to_have_text("")
     expect(page.get_by_role("img", name=re.compile(r"^Chat messages per day, .*: none\.$"))).to_be_visible()
     expect(page.get_by_text("No messages in this period")).to_be_visible()
     expect(page.get_by_role("region", name="Platform health")).to_contain_text("Failed AI jobs, last 24 hours")

@@ -462,6 +462,10 @@ export function OverviewScreen() {
         <Button variant="secondary" size="sm" onClick={() => void analytics.refetch()} disabled={analytics.isFetching}>
           Refresh
         </Button>
+        {/* Said, not shown by dimming the numbers: dimmed text would fall below the contrast it needs. */}
+        <span role="status" className="text-sm text-muted-foreground" data-testid="overview-updating">
+          {updating ? "Updating…" : ""}
+        </span>
       </div>
       {analytics.error && !data ? (
         <div className="space-y-3">
@@ -473,7 +477,7 @@ export function OverviewScreen() {
       ) : !data ? (
         <Loading />
       ) : (
-        <div className={cn("space-y-8 transition-opacity", updating && "opacity-70")}>
+        <div className="space-y-8" aria-busy={updating}>
           {analytics.error && <FormError message={`${errorText(analytics.error, LOAD_FAILED)} The numbers shown are older.`} />}
           <Totals stats={statsOf(data, days.length)} />
           <HealthPanel health={data.health} />
