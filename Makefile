@@ -107,6 +107,7 @@ bench: install bench-cold-start web chromium
 	$(PY) bench/billing.py
 	$(PY) bench/admin.py
 	$(PY) bench/generation.py
+	$(PY) bench/design_system.py
 	$(PY) bench/spa.py
 
 bench-cold-start: install
