@@ -3,12 +3,8 @@ AI model, GET /api/system/status, and `python -m mmctl maintenance`."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -16,9 +12,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from mm_common import system_settings
+from tests.support.cli import mmctl
 from tests.support.identity import PASSWORD, Account, make_user
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = "/api/admin/settings"
 MESSAGE = "Upgrading the database; back at 10:30 UTC."
 
@@ -264,15 +260,9 @@ def test_sign_ups_closed_and_by_invitation(client: TestClient, db: Db) -> None:
     assert not {"closed@example.com", "stranger@example.com"} & emails
 
 
-def _mmctl(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    command = [sys.executable, "-m", "mmctl", "maintenance", *args]
-    return subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
-
-
 def test_mmctl_turns_maintenance_on_and_off(client: TestClient, db: Db, database_url: str) -> None:
     member = make_user(db)
-    on = _mmctl(database_url, "on", "--message", MESSAGE)
+    on = mmctl(database_url, "maintenance", "on", "--message", MESSAGE)
     assert on.returncode == 0, on.stderr
     assert "on" in on.stdout
     system_settings.clear_cache()  # another process wrote it: this one would see it within the TTL
@@ -281,7 +271,7 @@ def test_mmctl_turns_maintenance_on_and_off(client: TestClient, db: Db, database
     audit = _audit_rows(db)
     assert len(audit) == 1 and audit[0][0] is None and audit[0][3]["after"] == {"on": True, "message": MESSAGE}
 
-    off = _mmctl(database_url, "off")
+    off = mmctl(database_url, "maintenance", "off")
     assert off.returncode == 0, off.stderr
     system_settings.clear_cache()
     assert client.get("/api/projects", headers=member.headers).status_code == 200

@@ -3,10 +3,6 @@ activity (admins only)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -18,9 +14,8 @@ from mm_common import user_admin
 from mm_common.auth import Caller
 from mm_common.errors import Conflict
 from tests.auth.helpers import bearer, cookie_headers, login, mail_token, register, signed_up
+from tests.support.cli import mmctl
 from tests.support.identity import make_organization, make_user
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _emails(client: TestClient, headers: dict[str, str], **params: Any) -> list[str]:
@@ -234,19 +229,13 @@ def test_co_admins_and_users_are_refused(client: TestClient, db: psycopg.Connect
     assert db.execute("SELECT is_active FROM users WHERE id = %s", (target.id,)).fetchone() == (True,)
 
 
-def _mmctl(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    command = [sys.executable, "-m", "mmctl", *args]
-    return subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
-
-
 def test_mmctl_bans_and_unbans_a_user_at_once(
     client: TestClient, db: psycopg.Connection[Any], database_url: str
 ) -> None:
     session = signed_up(client, "dora@example.com")
     assert client.get("/api/users/me", headers=bearer(session)).status_code == 200
 
-    ban = _mmctl(database_url, "ban", " Dora@Example.com ", "--reason", "fraud")
+    ban = mmctl(database_url, "ban", " Dora@Example.com ", "--reason", "fraud")
     assert ban.returncode == 0, ban.stderr
     assert "is banned" in ban.stdout
     denied = client.get("/api/users/me", headers=bearer(session))
@@ -255,20 +244,20 @@ def test_mmctl_bans_and_unbans_a_user_at_once(
     audit = db.execute("SELECT user_id, metadata FROM audit_logs WHERE action = 'user.ban'").fetchone()
     assert audit == (None, {"via": "mmctl", "reason": "fraud"})
     # Run again: nothing changes, and it says so.
-    again = _mmctl(database_url, "ban", "dora@example.com")
+    again = mmctl(database_url, "ban", "dora@example.com")
     assert again.returncode == 0 and "already" in again.stdout
     assert db.execute("SELECT count(*) FROM audit_logs WHERE action = 'user.ban'").fetchone() == (1,)
 
-    unban = _mmctl(database_url, "unban", "dora@example.com")
+    unban = mmctl(database_url, "unban", "dora@example.com")
     assert unban.returncode == 0, unban.stderr
     assert login(client, "dora@example.com").status_code == 200
 
 
 def test_mmctl_refuses_an_unknown_address_and_the_last_admin(db: psycopg.Connection[Any], database_url: str) -> None:
     admin = make_user(db, "only-admin@example.com", role="admin")
-    unknown = _mmctl(database_url, "ban", "nobody@example.com")
+    unknown = mmctl(database_url, "ban", "nobody@example.com")
     assert unknown.returncode != 0 and "No user has this e-mail address." in unknown.stderr
-    last = _mmctl(database_url, "ban", admin.email)
+    last = mmctl(database_url, "ban", admin.email)
     assert last.returncode != 0 and "last administrator" in last.stderr
     row = db.execute("SELECT is_active FROM users WHERE id = %s", (admin.id,)).fetchone()
     assert row == (True,)

@@ -10,9 +10,8 @@ import psycopg
 import pytest
 from starlette.testclient import TestClient
 
-from devstack.aws import client as aws_client
 from devstack.stack import LocalStack
-from tests.support.fake_providers import DEFAULT_API_KEY, FakeProviders
+from tests.support.fake_providers import DEFAULT_API_KEY, FakeProviders, drain, seed_local_model
 from tests.support.identity import Account, make_organization, make_user
 
 
@@ -24,27 +23,11 @@ def fake() -> Iterator[FakeProviders]:
 
 @pytest.fixture
 def world(client: TestClient, db: psycopg.Connection[Any], stack: LocalStack, fake: FakeProviders) -> dict[str, Any]:
-    assert stack.moto is not None
-    sqs = aws_client("sqs", stack.moto.endpoint)
-    queue = stack.outputs["JobsQueue"]
-    while received := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
-        for message in received:  # messages other tests left behind
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    drain(stack, "JobsQueue")  # messages other tests left behind
     owner = make_user(db)
     org = make_organization(db, owner)
-    provider = db.execute(
-        "INSERT INTO ai_providers (slug, name, kind, api_base_url, env_var_name)"
-        " VALUES ('local', 'Local', 'openai_compatible', %s, 'MM_TEST_PLATFORM_KEY') RETURNING id",
-        (fake.base_url("openai_compatible"),),
-    ).fetchone()
-    assert provider is not None
-    model = db.execute(
-        "INSERT INTO ai_models (provider_id, display_name, api_name, context_window, max_output_tokens)"
-        " VALUES (%s, 'Local coder', 'coder', 32000, 4000) RETURNING id",
-        (provider[0],),
-    ).fetchone()
-    assert model is not None
-    key = client.put(f"/api/users/me/api-keys/{provider[0]}", json={"apiKey": DEFAULT_API_KEY}, headers=owner.headers)
+    provider, model = seed_local_model(db, fake)
+    key = client.put(f"/api/users/me/api-keys/{provider}", json={"apiKey": DEFAULT_API_KEY}, headers=owner.headers)
     assert key.status_code == 200, key.text
     project = client.post(
         "/api/projects",
@@ -52,7 +35,7 @@ def world(client: TestClient, db: psycopg.Connection[Any], stack: LocalStack, fa
         headers=owner.headers,
     ).json()["project"]
     chat = client.post(f"/api/projects/{project['id']}/chats", json={}, headers=owner.headers).json()["chat"]
-    return {"owner": owner, "model": model[0], "project": project, "chat": chat}
+    return {"owner": owner, "model": model, "project": project, "chat": chat}
 
 
 def ask(client: TestClient, stack: LocalStack, world: dict[str, Any], content: str) -> None:

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from devstack.aws import client as aws_client
 from devstack.stack import LocalStack
 from mm_common.config import get_settings
-from tests.support.fake_providers import DEFAULT_API_KEY, FakeProviders, Reply
+from tests.support.fake_providers import DEFAULT_API_KEY, FakeProviders, Reply, drain, seed_local_model
 from tests.support.identity import Account, add_member, make_organization, make_user
 
 ANSWER = [
@@ -41,34 +41,12 @@ def world(client: TestClient, db: psycopg.Connection[Any], stack: LocalStack, fa
     drain(stack, "JobsQueue")  # messages other tests left behind
     owner = make_user(db)
     org = make_organization(db, owner)
-    provider = db.execute(
-        "INSERT INTO ai_providers (slug, name, kind, api_base_url, env_var_name)"
-        " VALUES ('local', 'Local', 'openai_compatible', %s, 'MM_TEST_PLATFORM_KEY') RETURNING id",
-        (fake.base_url("openai_compatible"),),
-    ).fetchone()
-    assert provider is not None
-    model = db.execute(
-        "INSERT INTO ai_models (provider_id, display_name, api_name, context_window, max_output_tokens)"
-        " VALUES (%s, 'Local coder', 'coder', 32000, 4000) RETURNING id",
-        (provider[0],),
-    ).fetchone()
-    assert model is not None
+    provider, model = seed_local_model(db, fake)
     project = client.post(
         "/api/projects", json={"organizationId": str(org), "name": "Site", "template": "blank"}, headers=owner.headers
     ).json()["project"]
     chat = client.post(f"/api/projects/{project['id']}/chats", json={}, headers=owner.headers).json()["chat"]
-    return {"owner": owner, "org": org, "provider": provider[0], "model": model[0], "project": project, "chat": chat}
-
-
-def drain(stack: LocalStack, queue: str) -> None:
-    assert stack.moto is not None
-    sqs = aws_client("sqs", stack.moto.endpoint)
-    for _ in range(100):
-        received = sqs.receive_message(QueueUrl=stack.outputs[queue], MaxNumberOfMessages=10).get("Messages", [])
-        if not received:
-            return
-        for message in received:
-            sqs.delete_message(QueueUrl=stack.outputs[queue], ReceiptHandle=message["ReceiptHandle"])
+    return {"owner": owner, "org": org, "provider": provider, "model": model, "project": project, "chat": chat}
 
 
 def run_worker(stack: LocalStack) -> int:

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
+from tests.support.cli import mmctl
 from tests.support.identity import make_user
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def mmctl(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    command = [sys.executable, "-m", "mmctl", "cleanup", *args]
-    return subprocess.run(command, env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
 
 
 def test_cleanup_runs_the_named_tasks_now_and_again_changes_nothing(
@@ -33,7 +22,7 @@ def test_cleanup_runs_the_named_tasks_now_and_again_changes_nothing(
     for age in ("400 days", "2 days"):
         db.execute("INSERT INTO audit_logs (action, created_at) VALUES ('x.y', now() - %s::interval)", (age,))
 
-    first = mmctl(database_url, "run", "retention", "expired")
+    first = mmctl(database_url, "cleanup", "run", "retention", "expired")
     assert first.returncode == 0, first.stderr
     lines = [line for line in first.stdout.splitlines() if line.startswith(("expired:", "retention:"))]
     assert lines[0].startswith("expired: sessions 1,")
@@ -41,20 +30,20 @@ def test_cleanup_runs_the_named_tasks_now_and_again_changes_nothing(
     assert db.execute("SELECT count(*) FROM audit_logs").fetchone() == (1,)
     assert db.execute("SELECT refresh_token_hash FROM sessions WHERE refresh_token_hash = 'old'").fetchone() is None
 
-    again = mmctl(database_url, "run", "retention", "expired")
+    again = mmctl(database_url, "cleanup", "run", "retention", "expired")
     assert again.returncode == 0, again.stderr
     assert "retention: auditLogs 0, tokenUsage 0" in again.stdout
     assert "expired: sessions 0," in again.stdout
 
 
 def test_cleanup_lists_the_tasks_and_refuses_unknown_ones(database_url: str) -> None:
-    listed = mmctl(database_url, "list")
+    listed = mmctl(database_url, "cleanup", "list")
     assert listed.returncode == 0, listed.stderr
     names = [line.split()[0] for line in listed.stdout.splitlines()]
     assert {"expired", "deployments", "blob_sweep", "easypanel", "trials", "retention"} <= set(names)
     assert "blob_sweep  (not hourly" in listed.stdout
 
-    unknown = mmctl(database_url, "run", "no_such_task")
+    unknown = mmctl(database_url, "cleanup", "run", "no_such_task")
     assert unknown.returncode != 0 and "unknown clean-up task" in unknown.stderr
-    nothing = mmctl(database_url, "run")
+    nothing = mmctl(database_url, "cleanup", "run")
     assert nothing.returncode != 0 and "Name the task" in nothing.stderr

@@ -26,6 +26,7 @@ import re
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -33,6 +34,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import psycopg
+
+from devstack.aws import client as aws_client
+from devstack.stack import LocalStack
 from mm_common.config import get_settings
 
 Flavour = Literal["openai", "openrouter", "anthropic", "gemini"]
@@ -558,3 +563,32 @@ class FakeProviders:
             "anthropic": f"{self.url}/v1",
             "gemini": f"{self.url}/v1beta",
         }[kind]
+
+
+def seed_local_model(db: psycopg.Connection[Any], fake: FakeProviders) -> tuple[uuid.UUID, uuid.UUID]:
+    """An OpenAI-compatible provider pointing at ``fake`` and its model 'coder': (provider id, model id)."""
+    provider = db.execute(
+        "INSERT INTO ai_providers (slug, name, kind, api_base_url, env_var_name)"
+        " VALUES ('local', 'Local', 'openai_compatible', %s, 'MM_TEST_PLATFORM_KEY') RETURNING id",
+        (fake.base_url("openai_compatible"),),
+    ).fetchone()
+    assert provider is not None
+    model = db.execute(
+        "INSERT INTO ai_models (provider_id, display_name, api_name, context_window, max_output_tokens)"
+        " VALUES (%s, 'Local coder', 'coder', 32000, 4000) RETURNING id",
+        (provider[0],),
+    ).fetchone()
+    assert model is not None
+    return provider[0], model[0]
+
+
+def drain(stack: LocalStack, queue: str) -> None:
+    """Empty one of the stack's queues (by its template name) of what earlier tests left behind."""
+    assert stack.moto is not None
+    sqs = aws_client("sqs", stack.moto.endpoint)
+    for _ in range(100):
+        received = sqs.receive_message(QueueUrl=stack.outputs[queue], MaxNumberOfMessages=10).get("Messages", [])
+        if not received:
+            return
+        for message in received:
+            sqs.delete_message(QueueUrl=stack.outputs[queue], ReceiptHandle=message["ReceiptHandle"])

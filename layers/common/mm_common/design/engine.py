@@ -17,10 +17,10 @@ import json
 import os
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 ASSETS_ENV = "UIPRO_ASSETS_DIR"
 ENGINE_NAME = "uipro-cli"
@@ -193,47 +193,26 @@ def _section(source: Any, key: str) -> Any:
     return value if isinstance(value, dict) else {}
 
 
+_Section = TypeVar("_Section", EnginePattern, EngineStyle, EngineColors, EngineTypography)
+
+
+def _read_section(kind: type[_Section], raw: Any, key: str) -> _Section:
+    """One of the engine's sub-dicts as its dataclass: each field read by its own name, as text."""
+    section = _section(raw, key)
+    return kind(**{item.name: _text(section, item.name) for item in fields(kind)})
+
+
 def to_result(raw: Any, version: str) -> EngineResult:
     """The engine's dict as typed text fields (missing or odd values become empty strings)."""
-    pattern, style = _section(raw, "pattern"), _section(raw, "style")
-    colors, typography = _section(raw, "colors"), _section(raw, "typography")
     rules = _section(raw, "decision_rules")
     return EngineResult(
         engine=ENGINE_NAME,
         version=version,
         category=_text(raw, "category"),
-        pattern=EnginePattern(
-            name=_text(pattern, "name"),
-            sections=_text(pattern, "sections"),
-            cta_placement=_text(pattern, "cta_placement"),
-            color_strategy=_text(pattern, "color_strategy"),
-            conversion=_text(pattern, "conversion"),
-        ),
-        style=EngineStyle(
-            name=_text(style, "name"),
-            type=_text(style, "type"),
-            effects=_text(style, "effects"),
-            keywords=_text(style, "keywords"),
-            best_for=_text(style, "best_for"),
-            performance=_text(style, "performance"),
-            accessibility=_text(style, "accessibility"),
-        ),
-        colors=EngineColors(
-            primary=_text(colors, "primary"),
-            secondary=_text(colors, "secondary"),
-            cta=_text(colors, "cta"),
-            background=_text(colors, "background"),
-            text=_text(colors, "text"),
-            notes=_text(colors, "notes"),
-        ),
-        typography=EngineTypography(
-            heading=_text(typography, "heading"),
-            body=_text(typography, "body"),
-            mood=_text(typography, "mood"),
-            best_for=_text(typography, "best_for"),
-            google_fonts_url=_text(typography, "google_fonts_url"),
-            css_import=_text(typography, "css_import"),
-        ),
+        pattern=_read_section(EnginePattern, raw, "pattern"),
+        style=_read_section(EngineStyle, raw, "style"),
+        colors=_read_section(EngineColors, raw, "colors"),
+        typography=_read_section(EngineTypography, raw, "typography"),
         key_effects=_text(raw, "key_effects"),
         anti_patterns=_text(raw, "anti_patterns"),
         severity=_text(raw, "severity"),

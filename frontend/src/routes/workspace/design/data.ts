@@ -1,4 +1,5 @@
 import { keepPreviousData, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { ReactNode } from "react";
 import { api, ApiError, unwrap } from "@/api/client";
 import type { components } from "@/api/schema";
 
@@ -181,4 +182,14 @@ export const SIZE_ORDER = ["none", "xs", "sm", "base", "md", "lg", "xl", "2xl", 
 
 export function tokenLabel(token: string): string {
   return TOKEN_LABELS[token] ?? token;
+}
+
+/** What each editable section of the panel gets: the document shown, whether the caller may change it, the
+ * notice of the section's last change, and where a saved change goes. */
+export interface SectionProps {
+  projectId: string;
+  document: DesignDocument;
+  canEdit: boolean;
+  notice: ReactNode;
+  onSaved: (change: DesignSystemChange) => void;
 }

@@ -1,10 +1,10 @@
 import { useMutation } from "@tanstack/react-query";
-import { useState, type ReactNode } from "react";
+import { useState } from "react";
 import { api, errorText, unwrap } from "@/api/client";
 import { Button } from "@/components/ui/button";
 import { FormError, TextAreaField } from "@/components/ui/field";
 import { Section } from "@/components/ui/page";
-import type { DesignDocument, DesignSystemChange } from "./data";
+import type { DesignSystemChange, SectionProps } from "./data";
 
 const MAX_ITEMS = 30;
 const MAX_CHARS = 200;
@@ -56,15 +56,7 @@ export function Guidance({
   canEdit,
   notice,
   onSaved,
-}: {
-  projectId: string;
-  document: DesignDocument;
-  override: Record<string, unknown> | null;
-  page: string | null;
-  canEdit: boolean;
-  notice: ReactNode;
-  onSaved: (change: DesignSystemChange) => void;
-}) {
+}: SectionProps & { override: Record<string, unknown> | null; page: string | null }) {
   const [editing, setEditing] = useState(false);
   const overrides = (key: string) => (override && key in override ? page : null);
   const patternOverride = (override?.pattern ?? {}) as Record<string, unknown>;

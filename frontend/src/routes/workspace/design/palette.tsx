@@ -1,11 +1,11 @@
 import { useMutation } from "@tanstack/react-query";
-import { useId, useState, type ReactNode } from "react";
+import { useId, useState } from "react";
 import { api, errorText, unwrap } from "@/api/client";
 import { Button } from "@/components/ui/button";
 import { FormError } from "@/components/ui/field";
 import { Section } from "@/components/ui/page";
 import { contrastRatio, formatRatio, normalizeHex } from "./contrast";
-import { COLOR_ORDER, MODES, ordered, SEED_KEYS, tokenLabel, type ContrastPair, type DesignDocument, type DesignSystemChange, type Mode, type SeedKey } from "./data";
+import { COLOR_ORDER, MODES, ordered, SEED_KEYS, tokenLabel, type ContrastPair, type DesignDocument, type DesignSystemChange, type Mode, type SectionProps, type SeedKey } from "./data";
 import { PassBadge } from "./notice";
 
 const MODE_LABELS: Record<Mode, string> = { light: "Light", dark: "Dark" };
@@ -258,13 +258,7 @@ export function Palette({
   canEdit,
   notice,
   onSaved,
-}: {
-  projectId: string;
-  document: DesignDocument;
-  canEdit: boolean;
-  notice: ReactNode;
-  onSaved: (change: DesignSystemChange) => void;
-}) {
+}: SectionProps) {
   const [editing, setEditing] = useState(false);
   return (
     <Section

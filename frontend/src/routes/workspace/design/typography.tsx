@@ -1,10 +1,10 @@
 import { useMutation } from "@tanstack/react-query";
-import { useState, type ReactNode } from "react";
+import { useState } from "react";
 import { api, errorText, fieldError, unwrap } from "@/api/client";
 import { Button } from "@/components/ui/button";
 import { FormError, TextField } from "@/components/ui/field";
 import { Section } from "@/components/ui/page";
-import { ordered, SIZE_ORDER, type DesignDocument, type DesignSystemChange, type Face } from "./data";
+import { ordered, SIZE_ORDER, type DesignDocument, type DesignSystemChange, type Face, type SectionProps } from "./data";
 
 const FAMILY = /^[A-Za-z0-9][A-Za-z0-9 ]{0,63}$/;
 
@@ -93,13 +93,7 @@ export function Typography({
   canEdit,
   notice,
   onSaved,
-}: {
-  projectId: string;
-  document: DesignDocument;
-  canEdit: boolean;
-  notice: ReactNode;
-  onSaved: (change: DesignSystemChange) => void;
-}) {
+}: SectionProps) {
   const [editing, setEditing] = useState(false);
   const typography = document.typography;
   const steps = ordered(typography.scale.steps, SIZE_ORDER);
