@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +122,7 @@ class LocalStack:
             "AiAllowPrivateNetworks": "true",
             # DesignEngineLayer's content as `make install` leaves it (npm ci of layers/design_engine).
             "DesignEngineAssetsDir": str(DESIGN_ENGINE_ASSETS),
+            **self._preview_parameters(),
             **split_for_template(self.database_url),
             **self._deploy_services(),
             **self._payment_service(),
@@ -157,6 +160,18 @@ class LocalStack:
                 self._saver = threading.Thread(target=self._save_periodically, name="persist", daemon=True)
                 self._saver.start()
         return self
+
+    def _preview_parameters(self) -> dict[str, str]:
+        """Live previews at http://<label>.preview.localhost:<port>/ (browsers resolve *.localhost to this
+        machine; LocalEdge serves them), built with the Node on PATH, the worker's files under MM_DATA_DIR."""
+        node = shutil.which("node")
+        return {
+            "PreviewDomain": PREVIEW_DOMAIN,
+            "PreviewSiteUrl": f"http://{{label}}.{{domain}}:{self.config.port}",
+            # Empty: the worker looks on PATH and, without Node, fails each build saying so.
+            "NodeBinDir": str(Path(node).parent) if node else "",
+            "PreviewWorkDir": str(self.config.data_dir / "preview"),
+        }
 
     def _secret(self, name: str, value: str) -> str:
         """A Secrets Manager secret of this stack holding ``value`` (how functions get tokens and keys); its ARN."""
@@ -384,7 +399,8 @@ class LocalStack:
                 Route("/{path:path}", spa),
             ]
         )
-        return LocalEdge(gateway, site, self.template)
+        previews = PreviewSites(self.outputs["PreviewsBucket"], self.moto.endpoint) if self.moto else None
+        return LocalEdge(gateway, site, self.template, previews=previews, app_url=self.config.url)
 
 
 _EMULATED_PREFIX = "MM_EMULATED_"
@@ -413,20 +429,90 @@ def _adding_headers(send: Send, headers: list[ResponseHeader]) -> Send:
     return send_with_headers
 
 
+PREVIEW_DOMAIN = "preview.localhost"
+# What the template's PreviewRouting function accepts as a label (preview_builds.new_label makes them).
+_PREVIEW_LABEL = re.compile(r"[a-z2-7]{26}")
+
+
+def preview_key(host: str, path: str) -> str | None:
+    """The previews bucket's key for a request to ``host``/``path``, as the template's PreviewRouting
+    function maps it (tests run both on the same cases); None where it answers 404."""
+    label = host.split(".")[0].lower()
+    if not _PREVIEW_LABEL.fullmatch(label):
+        return None
+    name = path.split("/")[-1]
+    return f"sites/{label}" + ("/index.html" if "." not in name else path)
+
+
+class PreviewSites:
+    """The preview distribution's origin locally: the previews bucket in moto."""
+
+    def __init__(self, bucket: str, endpoint: str) -> None:
+        self.bucket = bucket
+        self.s3 = client("s3", endpoint)
+
+    def get(self, key: str) -> tuple[bytes, dict[str, str]] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            found = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError:
+            return None
+        headers = {"Content-Type": found.get("ContentType", "application/octet-stream")}
+        if found.get("CacheControl"):
+            headers["Cache-Control"] = found["CacheControl"]
+        return found["Body"].read(), headers
+
+
+def _host(scope: Scope) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"host":
+            return str(value.decode("latin-1")).rsplit(":", 1)[0].lower()
+    return ""
+
+
 class LocalEdge:
     """CloudFront's part locally: every /api request (whatever its path holds: newlines too, which
     no Starlette route matches) goes to the local API Gateway, the rest to the SPA and the dev
-    pages; answers get the response headers policy of their cache behavior in the template."""
+    pages; answers get the response headers policy of their cache behavior in the template. Requests
+    to <label>.preview.localhost are the preview distribution's: the label's site in the previews bucket."""
 
-    def __init__(self, gateway: Gateway, site: ASGIApp, template: Template) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        site: ASGIApp,
+        template: Template,
+        *,
+        previews: PreviewSites | None = None,
+        app_url: str = "",
+    ) -> None:
         self.gateway = gateway
         self.site = site
+        self.previews = previews
         self.api_headers = template.response_headers("/api/*")
         self.site_headers = template.response_headers()
+        self.preview_headers = template.response_headers(
+            distribution="PreviewDistribution", substitutions={"AppUrl": app_url}
+        )
+
+    async def _preview(self, scope: Scope, receive: Receive, send: Send, host: str) -> None:
+        assert self.previews is not None
+        key = preview_key(host, scope["path"]) if scope["method"] in ("GET", "HEAD") else None
+        found = await _in_thread(self.previews.get, key) if key is not None else None
+        if found is None:
+            response = Response("Not found", status_code=404, media_type="text/plain")
+        else:
+            body, headers = found
+            response = Response(body, headers=headers)
+        await response(scope, receive, _adding_headers(send, self.preview_headers))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.site(scope, receive, send)
+            return
+        host = _host(scope)
+        if self.previews is not None and host.endswith("." + PREVIEW_DOMAIN):
+            await self._preview(scope, receive, send, host)
             return
         raw_path = bytes(scope.get("raw_path") or scope["path"].encode("utf-8"))
         if _is_api_path(raw_path.split(b"?", 1)[0]):

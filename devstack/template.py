@@ -122,6 +122,17 @@ def _policy_headers(config: dict[str, Any]) -> list[ResponseHeader]:
     return headers
 
 
+def _substituted(value: Any, substitutions: dict[str, str]) -> Any:
+    """``value`` with each ``{"Fn::Sub": "...${Name}..."}`` replaced by its text (names from ``substitutions``)."""
+    if isinstance(value, dict):
+        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+            return re.sub(r"\$\{([^}]+)\}", lambda match: substitutions.get(match[1], match[0]), value["Fn::Sub"])
+        return {key: _substituted(item, substitutions) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_substituted(item, substitutions) for item in value]
+    return value
+
+
 @dataclass
 class Template:
     path: Path
@@ -197,20 +208,29 @@ class Template:
     def routes(self) -> list[HttpRoute]:
         return [route for fn in self.functions() for route in fn.routes]
 
-    def response_headers(self, path_pattern: str | None = None) -> list[ResponseHeader]:
-        """The headers CloudFront adds to answers of the cache behavior for ``path_pattern``
-        (None: the default behavior, the SPA), from its ResponseHeadersPolicy."""
+    def response_headers(
+        self,
+        path_pattern: str | None = None,
+        *,
+        distribution: str = "Distribution",
+        substitutions: dict[str, str] | None = None,
+    ) -> list[ResponseHeader]:
+        """The headers CloudFront adds to answers of ``distribution``'s cache behavior for ``path_pattern``
+        (None: the default behavior), from its ResponseHeadersPolicy; ``substitutions`` give the values of
+        the parameters a policy's ``!Sub`` names (the preview policy's AppUrl)."""
         headers: list[ResponseHeader] = []
-        for distribution in self.resources_of_type("AWS::CloudFront::Distribution").values():
-            config = distribution["Properties"]["DistributionConfig"]
+        for logical_id, resource in self.resources_of_type("AWS::CloudFront::Distribution").items():
+            if logical_id != distribution:
+                continue
+            config = resource["Properties"]["DistributionConfig"]
             if path_pattern is None:
                 behavior = config["DefaultCacheBehavior"]
             else:
                 behavior = next(b for b in config.get("CacheBehaviors", []) if b["PathPattern"] == path_pattern)
             policy = behavior.get("ResponseHeadersPolicyId")
             if isinstance(policy, dict) and "Ref" in policy:
-                resource = self.resources[policy["Ref"]]
-                headers += _policy_headers(resource["Properties"]["ResponseHeadersPolicyConfig"])
+                policy_config = self.resources[policy["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
+                headers += _policy_headers(_substituted(policy_config, substitutions or {}))
         return headers
 
 

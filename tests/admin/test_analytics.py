@@ -424,6 +424,7 @@ def test_a_queue_with_messages_shows_its_depth(client: TestClient, db: Db, jobs_
     queues = {q["name"]: q for q in get_analytics(client, make_user(db, role="admin"))["health"]["queues"]}
     assert queues["generation-jobs"] == {"name": "generation-jobs", "depth": 3, "dlqDepth": 1}
     assert queues["gitea-mirror"]["depth"] is not None
+    assert queues["preview-builds"]["depth"] is not None
 
 
 def test_a_queue_that_cannot_be_read_is_reported_without_depth(

@@ -25,6 +25,7 @@ HOURLY = {
     "abandoned_jobs",
     "stalled_jobs",
     "deployments",
+    "preview_builds",
     "mirrors",
     "unrecorded_blobs",
     "trials",
@@ -386,3 +387,53 @@ def test_the_blob_sweep_deletes_nothing_of_an_organization_whose_manifest_it_can
     # Without the manifest, every blob would look unreferenced: the organization is left whole, and said so.
     assert run(stack, "blob_sweep") == {"blob_sweep": {"collected": 0, "failedOrganizations": 1}}
     assert db.execute("SELECT count(*) FROM snapshot_blobs").fetchone() == before
+
+
+def test_preview_builds_left_unfinished_end_failed_or_closed(
+    stack: LocalStack, client: TestClient, db: psycopg.Connection[Any], owner: Account, org: Any
+) -> None:
+    project = create_project(client, owner, org)
+    version = project["currentVersionId"]
+
+    def build(status: str, started_minutes_ago: int | None, label: str | None = None) -> Any:
+        row = db.execute(
+            """
+            INSERT INTO preview_builds
+                (project_id, version_id, status, label, checking, created_at, started_at, ready_at)
+            VALUES (%s, %s, %s, %s, %s, now() - interval '2 hours', now() - make_interval(mins => %s),
+                    CASE WHEN %s = 'ready' THEN now() - make_interval(mins => %s) END)
+            RETURNING id
+            """,
+            (
+                project["id"],
+                version,
+                status,
+                label,
+                status == "ready",
+                started_minutes_ago,
+                status,
+                started_minutes_ago,
+            ),
+        ).fetchone()
+        assert row is not None
+        return row[0]
+
+    stopped_worker = build("building", 60)
+    lost_message = build("queued", None)
+    still_building = build("building", 2)
+    check_never_ended = build("ready", 60, "a" * 26)
+    db.execute("DELETE FROM preview_builds WHERE status = 'queued' AND id <> %s", (lost_message,))
+
+    assert run(stack, "preview_builds") == {"preview_builds": {"failed": 2}}
+    assert run(stack, "preview_builds") == {"preview_builds": {"failed": 0}}
+
+    rows = {
+        row[0]: row[1:]
+        for row in db.execute("SELECT id, status, checking, finished_at IS NOT NULL, message FROM preview_builds")
+    }
+    assert rows[stopped_worker][:3] == ("failed", False, True)
+    assert "did not finish" in rows[stopped_worker][3]
+    assert rows[lost_message][0] == "failed"
+    assert rows[still_building][:3] == ("building", False, False)
+    # A site that went up keeps being served; only the never-ending type check is closed.
+    assert rows[check_never_ended][:3] == ("ready", False, True)

@@ -244,6 +244,10 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     },
     ("DELETE", "/api/projects/{id}/versions/{versionId}/tags/{name}"): lambda w: _tagged(w),
     ("GET", "/api/projects/{id}/versions/{versionId}/archive"): lambda w: {"path": w.in_project(version=True)},
+    # Live previews.
+    ("GET", "/api/projects/{id}/versions/{versionId}/preview"): lambda w: {"path": w.in_project(version=True)},
+    ("POST", "/api/projects/{id}/versions/{versionId}/preview"): lambda w: {"path": w.in_project(version=True)},
+    ("GET", "/api/projects/{id}/previews"): lambda w: {"path": w.in_project()},
     # Design systems.
     ("POST", "/api/projects/{id}/design-system"): lambda w: {
         "path": w.in_project(),

@@ -22,6 +22,8 @@ from mm_common.preview import (
     NodeToolchain,
     build_version,
 )
+from mm_common.preview.builder import ERROR_REPORTER_SCRIPT
+from mm_common.preview.process import child_environment, run_process
 from mm_common.project_templates import DEFAULT_TEMPLATE_ID, get_template
 
 pytestmark = pytest.mark.slow
@@ -147,3 +149,34 @@ def test_the_projects_own_build_config_is_never_loaded(first: BuildResult, build
     assert result.status is BuildStatus.READY, result.log
     assert not marker.exists()
     assert "was executed" not in result.log
+
+
+def test_the_preview_serves_what_the_template_would_deploy(first: BuildResult, builds: Builds, tmp_path: Path) -> None:
+    """Deploys run the project's own `npm run build` (tsc -b && vite build with its vite.config.ts); the preview
+    builds with our fixed configuration. For the template they must give the same site, the reporter aside."""
+    result = builds.build(_template())
+    assert result.status is BuildStatus.READY and result.dist_dir is not None, result.log
+    project = result.build_dir / "project"
+    deployed = tmp_path / "deployed"
+    env = child_environment(
+        node_bin_dir=builds.node.bin_dir, home=tmp_path / "home", npm_cache_dir=builds.npm_cache, heap_mb=1024
+    )
+    (tmp_path / "home").mkdir()
+    vite = project / "node_modules" / "vite" / "bin" / "vite.js"
+    own = run_process(
+        [str(builds.node.node), str(vite), "build", "--outDir", str(deployed), "--emptyOutDir"],
+        cwd=project,
+        env={**env, "NODE_ENV": "production"},
+        timeout_s=120,
+        max_output_bytes=1024 * 1024,
+        tail_bytes=16 * 1024,
+    )
+    assert own.ok, own.output
+
+    def site(root: Path) -> dict[str, bytes]:
+        return {path.relative_to(root).as_posix(): path.read_bytes() for path in root.rglob("*") if path.is_file()}
+
+    previewed, deployable = site(result.dist_dir), site(deployed)
+    assert sorted(previewed) == sorted(deployable)
+    previewed["index.html"] = previewed["index.html"].replace(ERROR_REPORTER_SCRIPT.encode(), b"")
+    assert previewed == deployable

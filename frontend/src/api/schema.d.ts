@@ -1256,6 +1256,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/{id}/previews": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's preview builds, newest first */
+        get: operations["list_previews_api_projects__id__previews_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{id}/rename-file": {
         parameters: {
             query?: never;
@@ -1353,6 +1370,24 @@ export interface paths {
         get: operations["get_version_file_api_projects__id__versions__versionId__files__path__get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/versions/{versionId}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A version's live preview: the newest build's status, site, problems and log */
+        get: operations["get_preview_api_projects__id__versions__versionId__preview_get"];
+        put?: never;
+        /** Build a version's preview (again); an unfinished build of it is answered instead */
+        post: operations["build_preview_api_projects__id__versions__versionId__preview_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -3602,6 +3637,118 @@ export interface components {
         PostedMessage: {
             message: components["schemas"]["Message"];
             job: components["schemas"]["Job"];
+        };
+        /**
+         * Preview
+         * @description The newest build of a version (or why there is none) and, while it runs, the version's last ready site.
+         */
+        Preview: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "building" | "ready" | "failed" | "unsupported" | "skipped" | "not_built" | "unavailable";
+            /**
+             * Versionid
+             * Format: uuid
+             */
+            versionId: string;
+            /** Message */
+            message: string | null;
+            build: components["schemas"]["PreviewSummary"] | null;
+            /**
+             * Log
+             * @description The end of the build's output (npm, vite, tsc).
+             */
+            log: string | null;
+            /** @description The version's newest ready build, when the newest build is not it (shown while it runs). */
+            lastReady: components["schemas"]["PreviewSummary"] | null;
+        };
+        /** PreviewEnvelope */
+        PreviewEnvelope: {
+            preview: components["schemas"]["Preview"];
+        };
+        /** PreviewPage */
+        PreviewPage: {
+            /** Items */
+            items: components["schemas"]["PreviewSummary"][];
+            /** Nextcursor */
+            nextCursor: string | null;
+        };
+        /**
+         * PreviewProblem
+         * @description A type error, build error or invalid file of the version (``file`` relative to the project root).
+         */
+        PreviewProblem: {
+            /** File */
+            file: string | null;
+            /** Line */
+            line: number | null;
+            /** Column */
+            column: number | null;
+            /**
+             * Code
+             * @description tsc's code (TS2322), or the Vite plugin that failed.
+             */
+            code: string | null;
+            /** Message */
+            message: string;
+        };
+        /** PreviewSummary */
+        PreviewSummary: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Versionid
+             * Format: uuid
+             */
+            versionId: string;
+            /** Versionnumber */
+            versionNumber: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "building" | "ready" | "failed" | "unsupported" | "skipped" | "not_built" | "unavailable";
+            /** Message */
+            message: string | null;
+            /**
+             * Url
+             * @description Where the site is served (ready builds only): open it or frame it.
+             */
+            url: string | null;
+            /** Problems */
+            problems: components["schemas"]["PreviewProblem"][];
+            /**
+             * Checking
+             * @description The site is up and its type check still runs: more problems may come.
+             */
+            checking: boolean;
+            /**
+             * Requested
+             * @description A user asked for this build (automatic builds of new versions: false).
+             */
+            requested: boolean;
+            /** Dependencysource */
+            dependencySource: ("warm" | "archive" | "installed") | null;
+            /**
+             * Timings
+             * @description Seconds per step (queued, files, dependencies, build, upload, typecheck, total).
+             */
+            timings: {
+                [key: string]: number;
+            };
+            /** Createdat */
+            createdAt: string;
+            /** Startedat */
+            startedAt: string | null;
+            /** Readyat */
+            readyAt: string | null;
+            /** Finishedat */
+            finishedAt: string | null;
         };
         /** Project */
         Project: {
@@ -13167,6 +13314,97 @@ export interface operations {
             };
         };
     };
+    list_previews_api_projects__id__previews_get: {
+        parameters: {
+            query?: {
+                /** @description Items per page (1-100). */
+                limit?: number;
+                /** @description nextCursor of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewPage"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     rename_file_api_projects__id__rename_file_post: {
         parameters: {
             query?: never;
@@ -13788,6 +14026,191 @@ export interface operations {
             };
             /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_preview_api_projects__id__versions__versionId__preview_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+                /** @description The version's id. */
+                versionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    build_preview_api_projects__id__versions__versionId__preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's id. */
+                id: string;
+                /** @description The version's id. */
+                versionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreviewEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -13,6 +13,8 @@ The tasks:
   (the chat shows why); runs before ``stalled_jobs``, which re-announces the rest;
 * ``deployments`` — deployments pending or running past their bound, reconciled with their Step Functions
   execution: ended, missing or never recorded → failed; still running → left until the hard bound;
+* ``preview_builds`` — preview builds unfinished long after their worker's time limit (it stopped, or the
+  message was lost) end failed, so the Preview pane stops waiting and offers to build again;
 * ``mirrors`` — versions Gitea has not backed up are asked for again;
 * ``unrecorded_blobs`` — blobs uploaded by a version whose transaction failed (in S3, never recorded);
 * ``blob_sweep`` — recorded blobs no manifest and no working file refers to, per organization;
@@ -35,7 +37,7 @@ from typing import TYPE_CHECKING, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from maintenance_fn import queries
-from mm_common import audit, billing, db, deployments, emails, snapshots, versions
+from mm_common import audit, billing, db, deployments, emails, preview_builds, snapshots, versions
 from mm_common.ai import jobs
 from mm_common.aws import client
 from mm_common.config import get_settings
@@ -154,6 +156,15 @@ def stuck_deployments(budget: Budget) -> Counts:
                 extra={"deployment_id": str(deployment["id"]), "execution": status or "UNKNOWN"},
             )
     return {"failed": failed}
+
+
+# Five times the worker's 300 s limit: a build this old is not running any more.
+PREVIEW_BUILD_ABANDONED_MINUTES = 25
+
+
+def abandoned_preview_builds(budget: Budget) -> Counts:
+    with db.transaction() as conn:
+        return {"failed": preview_builds.fail_abandoned(conn, older_than_minutes=PREVIEW_BUILD_ABANDONED_MINUTES)}
 
 
 def unmirrored_versions(budget: Budget) -> Counts:
@@ -334,6 +345,7 @@ TASKS: dict[str, Task] = {
     "abandoned_jobs": abandoned_jobs,
     "stalled_jobs": stalled_jobs,
     "deployments": stuck_deployments,
+    "preview_builds": abandoned_preview_builds,
     "mirrors": unmirrored_versions,
     "unrecorded_blobs": unrecorded_blobs,
     "trials": ended_trials,

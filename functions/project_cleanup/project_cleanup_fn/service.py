@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from mm_common import db, snapshots
+from mm_common import db, preview_builds, snapshots
 from mm_common.config import get_settings
 from mm_common.db import Connection
 from mm_common.deploy import services as deploy_services
@@ -49,6 +49,7 @@ def delete_project_objects(record: SQSRecord) -> None:
         return
     tear_down_deployment(project_id, message)
     deleted = snapshots.delete_prefix(snapshots.project_prefix(organization_id, project_id))
+    deleted += delete_preview_sites(message.get("previewLabels") or [])
     # Blobs only that project used are garbage now; blobs shared with other projects stay.
     with db.transaction() as conn:
         sweep = snapshots.sweep_organization(conn, organization_id, grace_hours=get_settings().blob_gc_grace_hours)
@@ -66,6 +67,19 @@ def delete_project_objects(record: SQSRecord) -> None:
         "deleted project objects",
         extra={"project_id": str(project_id), "objects": deleted, "blobs": sweep.collected},
     )
+
+
+def delete_preview_sites(labels: list[Any]) -> int:
+    """Remove the project's live preview sites (``sites/<label>/`` in the previews bucket)."""
+    bucket = get_settings().previews_bucket
+    if not bucket:
+        return 0
+    deleted = 0
+    for label in labels:
+        # Only labels as the worker makes them: anything else would name another prefix.
+        if isinstance(label, str) and preview_builds.LABEL.fullmatch(label):
+            deleted += snapshots.delete_prefix(preview_builds.site_prefix(label), bucket=bucket)
+    return deleted
 
 
 def tear_down_deployment(project_id: uuid.UUID, message: dict[str, Any]) -> None:

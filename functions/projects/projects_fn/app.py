@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mm_common.api import create_app, lambda_handler
 from mm_common.config import require_settings
-from projects_fn.routes import files, projects, templates, versions
+from projects_fn.routes import files, previews, projects, templates, versions
 
 # Files and versions live in the snapshots bucket, deleting a project queues its clean-up, and
 # environment variables are sealed with the key. Without them, fail the cold start.
@@ -15,7 +15,7 @@ require_settings(*REQUIRED_SETTINGS)
 
 app = create_app("projects")
 # In this order: FastAPI matches routes in the order they were registered.
-for resource in (templates, projects, files, versions):
+for resource in (templates, projects, files, versions, previews):
     app.include_router(resource.router)
 
 handler = lambda_handler(app)

@@ -279,3 +279,79 @@ def file_page_response(entries: str, next_cursor: str | None) -> Response:
     items, cursor = (field.alias or name for name, field in FilePage.model_fields.items())
     body = f'{{"{items}":[{entries}],"{cursor}":{json.dumps(next_cursor)}}}'
     return Response(body.encode("utf-8"), media_type="application/json")
+
+
+# ------------------------------------------------------------------------------------------------ live previews
+PreviewStatus = Literal["queued", "building", "ready", "failed", "unsupported", "skipped", "not_built", "unavailable"]
+
+
+class PreviewProblem(ApiModel):
+    """A type error, build error or invalid file of the version (``file`` relative to the project root)."""
+
+    file: str | None
+    line: int | None
+    column: int | None
+    code: str | None = Field(description="tsc's code (TS2322), or the Vite plugin that failed.")
+    message: str
+
+
+class PreviewSummary(ApiModel):
+    id: uuid.UUID
+    version_id: uuid.UUID
+    version_number: int
+    status: PreviewStatus
+    message: str | None
+    url: str | None = Field(description="Where the site is served (ready builds only): open it or frame it.")
+    problems: list[PreviewProblem]
+    checking: bool = Field(description="The site is up and its type check still runs: more problems may come.")
+    requested: bool = Field(description="A user asked for this build (automatic builds of new versions: false).")
+    dependency_source: Literal["warm", "archive", "installed"] | None
+    timings: dict[str, float] = Field(
+        description="Seconds per step (queued, files, dependencies, build, upload, typecheck, total)."
+    )
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    ready_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
+
+
+class Preview(ApiModel):
+    """The newest build of a version (or why there is none) and, while it runs, the version's last ready site."""
+
+    status: PreviewStatus
+    version_id: uuid.UUID
+    message: str | None
+    build: PreviewSummary | None
+    log: str | None = Field(description="The end of the build's output (npm, vite, tsc).")
+    last_ready: PreviewSummary | None = Field(
+        description="The version's newest ready build, when the newest build is not it (shown while it runs)."
+    )
+
+
+class PreviewEnvelope(ApiModel):
+    preview: Preview
+
+
+class PreviewPage(ApiModel):
+    items: list[PreviewSummary]
+    next_cursor: str | None = None
+
+
+def preview_summary(row: Mapping[str, Any], url: str | None) -> PreviewSummary:
+    return PreviewSummary(
+        id=row["id"],
+        version_id=row["version_id"],
+        version_number=row["version_number"],
+        status=row["status"],
+        message=row["message"],
+        url=url,
+        problems=[PreviewProblem.model_validate(problem) for problem in row["problems"]],
+        checking=row["checking"],
+        requested=row["requested_by"] is not None,
+        dependency_source=row["dependency_source"],
+        timings=row["timings"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        ready_at=row["ready_at"],
+        finished_at=row["finished_at"],
+    )

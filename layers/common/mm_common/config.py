@@ -71,6 +71,14 @@ class Settings:
     deployed_app_url: str
     app_healthcheck_url: str
     gitea_mirror_queue_url: str
+    # Live preview: every new version is queued for a build when the queue and the preview domain are set. A
+    # build's site is at preview_site_url with {label} its label and {domain} the preview domain
+    # (https://{label}.{domain}); the worker writes sites to the previews bucket under sites/<label>/ and
+    # archived node_modules under deps/.
+    preview_builds_queue_url: str
+    preview_domain: str
+    preview_site_url: str
+    previews_bucket: str
     # The deploy state machine an accepted deployment starts an execution of.
     deploy_state_machine_arn: str
     # Billing: days a past_due subscription keeps its tier; trial days Checkout offers (0: none).
@@ -89,6 +97,7 @@ class Settings:
 
 DEFAULT_HEALTHCHECK_URL = "https://{host}/"
 DEFAULT_DEPLOYED_APP_URL = "https://{host}"
+DEFAULT_PREVIEW_SITE_URL = "https://{label}.{domain}"
 DEFAULT_STRIPE_API_BASE = "https://api.stripe.com"
 DEFAULT_PRICE_LOOKUP_KEYS = {"pro": {"month": "pro_monthly", "year": "pro_yearly"}}
 
@@ -156,6 +165,10 @@ def get_settings() -> Settings:
         deployed_app_url=env("DEPLOYED_APP_URL", "") or DEFAULT_DEPLOYED_APP_URL,
         app_healthcheck_url=env("APP_HEALTHCHECK_URL", "") or DEFAULT_HEALTHCHECK_URL,
         gitea_mirror_queue_url=env("GITEA_MIRROR_QUEUE_URL", ""),
+        preview_builds_queue_url=env("PREVIEW_BUILDS_QUEUE_URL", ""),
+        preview_domain=env("PREVIEW_DOMAIN", "").strip().strip(".").lower(),
+        preview_site_url=env("PREVIEW_SITE_URL", "").rstrip("/") or DEFAULT_PREVIEW_SITE_URL,
+        previews_bucket=env("PREVIEWS_BUCKET", ""),
         deploy_state_machine_arn=env("DEPLOY_STATE_MACHINE_ARN", ""),
         billing_grace_days=_int("BILLING_GRACE_DAYS", 7),
         billing_trial_days=_int("BILLING_TRIAL_DAYS", 0),

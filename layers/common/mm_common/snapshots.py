@@ -124,19 +124,21 @@ def get_manifest(key: str) -> Manifest:
     return files
 
 
-def delete_prefix(prefix: str) -> int:
-    """Delete every object (and version) under a prefix; return how many were deleted."""
+def delete_prefix(prefix: str, *, bucket: str | None = None) -> int:
+    """Delete every object (and version) under a prefix of ``bucket`` (the snapshots bucket by default);
+    return how many were deleted."""
     s3 = client("s3")
+    bucket = bucket or _bucket()
     deleted = 0
     paginator = s3.get_paginator("list_object_versions")
-    for page in paginator.paginate(Bucket=_bucket(), Prefix=prefix):
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
         objects = [
             {"Key": item["Key"], "VersionId": item["VersionId"]}
             for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
         ]
         for start in range(0, len(objects), 1000):
             chunk = objects[start : start + 1000]
-            s3.delete_objects(Bucket=_bucket(), Delete={"Objects": chunk, "Quiet": True})
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
             deleted += len(chunk)
     return deleted
 

@@ -15,7 +15,7 @@ import uuid
 import zipfile
 from typing import Any
 
-from mm_common import snapshots, working_copy
+from mm_common import preview_builds, snapshots, working_copy
 from mm_common.aws import client
 from mm_common.config import get_settings
 from mm_common.db import Connection
@@ -101,6 +101,7 @@ def create_version(
     assert row is not None
     conn.execute("UPDATE projects SET current_version_id = %s WHERE id = %s", (version_id, project_id))
     enqueue_mirror(project_id, version_id)
+    preview_builds.queue_build(conn, project_id, version_id)
     return dict(row)
 
 

@@ -104,6 +104,7 @@ const QUEUE_NAMES: Record<string, string> = {
   "generation-jobs": "AI generation queue",
   "gitea-mirror": "Git mirror queue",
   "project-cleanup": "Project clean-up queue",
+  "preview-builds": "Preview build queue",
 };
 
 type Level = "fine" | "warning" | "trouble";

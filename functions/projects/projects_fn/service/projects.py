@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from mm_common import audit, crypto, design_systems, plans, versions, working_copy
+from mm_common import audit, crypto, design_systems, plans, preview_builds, versions, working_copy
 from mm_common.auth import Caller
 from mm_common.aws import client
 from mm_common.config import get_settings
@@ -195,6 +195,8 @@ def delete_project(conn: Connection, caller: Caller, project_id: uuid.UUID) -> N
     if deployed["deploying"]:
         raise Conflict(DEPLOYING, code="deployment_in_progress")
     services = ProjectServices.of(deployed)
+    # Read before the rows go (they cascade with the project): the clean-up removes these sites.
+    preview_labels = preview_builds.site_labels_of_project(conn, project_id)
     queries.delete_project(conn, project_id)
     audit.log(
         conn,
@@ -215,6 +217,7 @@ def delete_project(conn: Connection, caller: Caller, project_id: uuid.UUID) -> N
                 "projectId": str(project_id),
                 "services": services.as_json() if services is not None else None,
                 "repository": deployed["gitea_repo_full_name"],
+                "previewLabels": preview_labels,
             }
         ),
     )

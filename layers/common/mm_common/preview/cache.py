@@ -8,7 +8,7 @@ import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-__all__ = ["DependencyCache", "LocalDirectoryCache"]
+__all__ = ["DependencyCache", "LocalDirectoryCache", "S3DependencyCache"]
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 
@@ -58,3 +58,35 @@ class LocalDirectoryCache(DependencyCache):
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+class S3DependencyCache(DependencyCache):
+    """Archives as ``<prefix><key>.tar.gz`` objects of a bucket (the previews bucket's ``deps/`` in AWS)."""
+
+    def __init__(self, bucket: str, prefix: str = "deps/") -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+
+    def _key(self, key: str) -> str:
+        if not _KEY.fullmatch(key):
+            raise ValueError(f"not a dependency key: {key!r}")
+        return f"{self.prefix}{key}.tar.gz"
+
+    def get(self, key: str) -> bytes | None:
+        from botocore.exceptions import ClientError
+
+        from mm_common.aws import client
+
+        try:
+            body: bytes = client("s3").get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        return body
+
+    def put(self, key: str, archive: bytes) -> None:
+        from mm_common.aws import client
+
+        # One PUT is atomic: a concurrent reader gets the old archive, the new one or none, never half.
+        client("s3").put_object(Bucket=self.bucket, Key=self._key(key), Body=archive, ContentType="application/gzip")

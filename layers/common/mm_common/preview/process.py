@@ -16,7 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ChildProcess", "ProcessResult", "child_environment", "run_process", "start_process"]
+__all__ = [
+    "ChildProcess",
+    "ProcessResult",
+    "child_environment",
+    "forbid_inspection_by_children",
+    "run_process",
+    "start_process",
+]
 
 _READ_CHUNK = 64 * 1024
 
@@ -51,6 +58,30 @@ def child_environment(
     if node_env is not None:
         env["NODE_ENV"] = node_env
     return env
+
+
+_PR_SET_DUMPABLE = 4
+_PR_GET_DUMPABLE = 3
+
+
+def forbid_inspection_by_children() -> bool:
+    """Make this process non-dumpable, so its children cannot read ``/proc/<our pid>/environ`` or ``mem``.
+
+    A child of the same user may otherwise read its parent's environment, where Lambda keeps the function's
+    credentials: the scrubbed child environment alone would not keep them from a build. (A process running as
+    root keeps CAP_SYS_PTRACE over it anyway; Lambda runs functions as an unprivileged user.) Returns whether
+    the process is non-dumpable now; False where prctl is not available (not Linux).
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return False
+    if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        return False
+    return bool(libc.prctl(_PR_GET_DUMPABLE, 0, 0, 0, 0) == 0)
 
 
 @dataclass(frozen=True)
