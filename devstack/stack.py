@@ -13,6 +13,7 @@ import re
 import secrets
 import shutil
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from devstack.mailbox import Mailbox
 from devstack.persistence import GeneratedSecrets, KmsPersistence, S3Persistence
 from devstack.postgres import Postgres, credentials_secret, split_for_template, start_postgres
 from devstack.stripe import StripeEmulator, StripeServer
-from devstack.template import REPO_ROOT, ResponseHeader, Template
+from devstack.template import REPO_ROOT, Resolver, ResponseHeader, Template
 from devstack.workers import QueuePoller, Scheduler
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -74,6 +75,7 @@ class LocalStack:
         self.database_url = ""
         self.moto: MotoServer | None = None
         self.runtime: LambdaRuntime | None = None
+        self.resolver: Resolver | None = None
         self.outputs: dict[str, str] = {}
         self.function_environment: dict[str, str] = {}
         self.pollers: dict[str, list[QueuePoller]] = {}
@@ -139,6 +141,7 @@ class LocalStack:
         )
         provisioned = provisioner.provision()
         self.outputs = dict(provisioned.refs)
+        self.resolver = provisioner.resolver
         self._apply_function_environment(provisioner)
 
         if cfg.persist:
@@ -400,7 +403,8 @@ class LocalStack:
             ]
         )
         previews = PreviewSites(self.outputs["PreviewsBucket"], self.moto.endpoint) if self.moto else None
-        return LocalEdge(gateway, site, self.template, previews=previews, app_url=self.config.url)
+        assert self.resolver is not None
+        return LocalEdge(gateway, site, self.template, previews=previews, resolve=self.resolver.resolve)
 
 
 _EMULATED_PREFIX = "MM_EMULATED_"
@@ -484,16 +488,15 @@ class LocalEdge:
         template: Template,
         *,
         previews: PreviewSites | None = None,
-        app_url: str = "",
+        resolve: Callable[[Any], Any] | None = None,
     ) -> None:
         self.gateway = gateway
         self.site = site
         self.previews = previews
-        self.api_headers = template.response_headers("/api/*")
-        self.site_headers = template.response_headers()
-        self.preview_headers = template.response_headers(
-            distribution="PreviewDistribution", substitutions={"AppUrl": app_url}
-        )
+        # `resolve`: the stack's template resolver, for the policies that name parameters (AppUrl, PreviewDomain).
+        self.api_headers = template.response_headers("/api/*", resolve=resolve)
+        self.site_headers = template.response_headers(resolve=resolve)
+        self.preview_headers = template.response_headers(distribution="PreviewDistribution", resolve=resolve)
 
     async def _preview(self, scope: Scope, receive: Receive, send: Send, host: str) -> None:
         assert self.previews is not None

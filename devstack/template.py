@@ -122,17 +122,6 @@ def _policy_headers(config: dict[str, Any]) -> list[ResponseHeader]:
     return headers
 
 
-def _substituted(value: Any, substitutions: dict[str, str]) -> Any:
-    """``value`` with each ``{"Fn::Sub": "...${Name}..."}`` replaced by its text (names from ``substitutions``)."""
-    if isinstance(value, dict):
-        if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
-            return re.sub(r"\$\{([^}]+)\}", lambda match: substitutions.get(match[1], match[0]), value["Fn::Sub"])
-        return {key: _substituted(item, substitutions) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_substituted(item, substitutions) for item in value]
-    return value
-
-
 @dataclass
 class Template:
     path: Path
@@ -213,11 +202,11 @@ class Template:
         path_pattern: str | None = None,
         *,
         distribution: str = "Distribution",
-        substitutions: dict[str, str] | None = None,
+        resolve: Callable[[Any], Any] | None = None,
     ) -> list[ResponseHeader]:
         """The headers CloudFront adds to answers of ``distribution``'s cache behavior for ``path_pattern``
-        (None: the default behavior), from its ResponseHeadersPolicy; ``substitutions`` give the values of
-        the parameters a policy's ``!Sub`` names (the preview policy's AppUrl)."""
+        (None: the default behavior), from its ResponseHeadersPolicy; ``resolve`` evaluates the intrinsic
+        functions a policy uses (the content security policies name AppUrl and PreviewDomain)."""
         headers: list[ResponseHeader] = []
         for logical_id, resource in self.resources_of_type("AWS::CloudFront::Distribution").items():
             if logical_id != distribution:
@@ -230,7 +219,7 @@ class Template:
             policy = behavior.get("ResponseHeadersPolicyId")
             if isinstance(policy, dict) and "Ref" in policy:
                 policy_config = self.resources[policy["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
-                headers += _policy_headers(_substituted(policy_config, substitutions or {}))
+                headers += _policy_headers(resolve(policy_config) if resolve else policy_config)
         return headers
 
 
@@ -296,6 +285,10 @@ class Resolver:
                 return left == right
             if key == "Fn::Not":
                 return not self.resolve(arg[0])
+            if key == "Fn::And":
+                return all(self.resolve(a) for a in arg)
+            if key == "Fn::Or":
+                return any(self.resolve(a) for a in arg)
             if key == "Condition":
                 return self.condition(arg)
         return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not NO_VALUE}

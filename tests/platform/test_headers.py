@@ -30,6 +30,8 @@ SPA_CSP_DIRECTIVES = {
     "object-src 'none'",
     "base-uri 'self'",
     "frame-ancestors 'none'",
+    # The Preview pane frames the preview sites (the local stack's domain; PreviewDomain in AWS).
+    "frame-src *.preview.localhost:*",
 }
 
 
@@ -89,8 +91,9 @@ def test_a_route_that_sets_its_own_cache_control_keeps_it() -> None:
         assert response.headers["x-content-type-options"] == "nosniff", path
 
 
-def test_the_template_gives_the_spa_its_security_headers() -> None:
-    headers = {h.name: h for h in Template.load().response_headers()}
+def test_the_template_gives_the_spa_its_security_headers(stack: LocalStack) -> None:
+    assert stack.resolver is not None
+    headers = {h.name: h for h in Template.load().response_headers(resolve=stack.resolver.resolve)}
     assert headers["Strict-Transport-Security"].value.startswith("max-age=63072000")
     assert headers["X-Frame-Options"].value == "DENY"
     assert headers["X-Content-Type-Options"].value == "nosniff"
@@ -100,8 +103,11 @@ def test_the_template_gives_the_spa_its_security_headers() -> None:
     assert all(h.override for h in headers.values())
 
 
-def test_the_local_stack_serves_the_spa_with_the_templates_security_headers(client: TestClient) -> None:
-    expected = {h.name.lower(): h.value for h in Template.load().response_headers()}
+def test_the_local_stack_serves_the_spa_with_the_templates_security_headers(
+    client: TestClient, stack: LocalStack
+) -> None:
+    assert stack.resolver is not None
+    expected = {h.name.lower(): h.value for h in Template.load().response_headers(resolve=stack.resolver.resolve)}
     for path in ("/", "/projects/123"):
         response = client.get(path)
         assert response.status_code == 200

@@ -132,6 +132,7 @@ def test_a_syntax_error_fails_the_build_with_its_log(first: BuildResult, builds:
     assert published == []
     assert result.dist_dir is None
     assert "vite build" in result.log and "App.tsx" in result.log
+    assert "MM_PREVIEW_ERROR" not in result.log  # our parser's marker line stays out of what users read
     assert any(p.file == "src/App.tsx" and p.line == 3 for p in result.problems), result.problems
 
 

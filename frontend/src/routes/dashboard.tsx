@@ -114,6 +114,7 @@ const ACTIVITY_LABELS: Record<string, string> = {
   "project.update": "changed a project's settings",
   "project.delete": "deleted a project",
   "version.restore": "restored a version",
+  "preview.build": "built a preview",
   "member.invite": "invited someone",
   "member.update": "changed a member's role",
   "member.remove": "removed a member",

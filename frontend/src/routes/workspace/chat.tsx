@@ -20,11 +20,53 @@ type Chat = components["schemas"]["Chat"];
 
 const FINISHED = new Set(["succeeded", "failed", "canceled"]);
 
+type Model = components["schemas"]["AvailableModel"];
+
+const chatsQuery = (projectId: string) => ({
+  queryKey: ["chats", projectId],
+  queryFn: () => unwrap(api.GET("/api/projects/{id}/chats", { params: { path: { id: projectId }, query: { limit: 100 } } })),
+});
+
+const modelsQuery = { queryKey: ["models"], queryFn: () => unwrap(api.GET("/api/ai/models")) };
+
 function useChats(projectId: string) {
-  return useQuery({
-    queryKey: ["chats", projectId],
-    queryFn: () => unwrap(api.GET("/api/projects/{id}/chats", { params: { path: { id: projectId }, query: { limit: 100 } } })),
-    select: (page) => page.items,
+  return useQuery({ ...chatsQuery(projectId), select: (page) => page.items });
+}
+
+// The chat the panel shows: the one last chosen in this browser, else the first of the list.
+const chosenChatKey = (projectId: string) => `mm.chat.${projectId}`;
+
+/** The model a message is sent with: the one last picked in this browser, else the first with a key. */
+function chosenModel(models: Model[], preferredId: string | null): Model | undefined {
+  return models.find((m) => m.id === preferredId) ?? models.find((m) => m.keySource !== "none") ?? models[0];
+}
+
+/** Sends a message as the composer would (build mode, the model last picked in this browser) into the chat the
+ * Chat panel shows, starting one when the project has none. The panel follows the answer from the chat's active
+ * job; approving it is the usual flow. */
+export function usePostToChat(projectId: string) {
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: async (content: string) => {
+      const chats = (await queryClient.fetchQuery(chatsQuery(projectId))).items;
+      let chat = chats.find((c) => c.id === localStorage.getItem(chosenChatKey(projectId))) ?? chats[0];
+      if (!chat) {
+        chat = (await unwrap(api.POST("/api/projects/{id}/chats", { params: { path: { id: projectId } }, body: {} }))).chat;
+        localStorage.setItem(chosenChatKey(projectId), chat.id);
+      }
+      const model = chosenModel((await queryClient.fetchQuery(modelsQuery)).items, localStorage.getItem("mm.model"));
+      const posted = await unwrap(
+        api.POST("/api/chats/{id}/messages", { params: { path: { id: chat.id } }, body: { content, mode: "build", ...(model ? { modelId: model.id } : {}) } }),
+      );
+      return { chatId: chat.id, job: posted.job };
+    },
+    onSuccess: ({ chatId, job }) => {
+      queryClient.setQueryData<components["schemas"]["ChatPage"]>(["chats", projectId], (page) =>
+        page ? { ...page, items: page.items.map((item) => (item.id === chatId ? { ...item, activeJobId: job.id } : item)) } : page,
+      );
+      void queryClient.invalidateQueries({ queryKey: ["messages", chatId] });
+      void queryClient.invalidateQueries({ queryKey: ["chats", projectId] });
+    },
   });
 }
 
@@ -289,9 +331,9 @@ function Composer({ chat, running, onPosted, onCancel, project }: { chat: Chat; 
   const [mode, setMode] = useState<"build" | "ask">("build");
   const [modelId, setModelId] = useState<string>(() => localStorage.getItem("mm.model") ?? "");
   const [previewing, setPreviewing] = useState(false);
-  const models = useQuery({ queryKey: ["models"], queryFn: () => unwrap(api.GET("/api/ai/models")), select: (list) => list.items });
+  const models = useQuery({ ...modelsQuery, select: (list) => list.items });
   const usable = models.data ?? [];
-  const selected = usable.find((m) => m.id === modelId) ?? usable.find((m) => m.keySource !== "none") ?? usable[0];
+  const selected = chosenModel(usable, modelId);
   const post = useMutation({
     mutationFn: () =>
       unwrap(api.POST("/api/chats/{id}/messages", { params: { path: { id: chat.id } }, body: { content, mode, ...(selected ? { modelId: selected.id } : {}) } })),
@@ -481,13 +523,13 @@ export function ChatPanel(props: PanelProps) {
   const queryClient = useQueryClient();
   const toast = useToast();
   const chats = useChats(project.id);
-  const [chosen, setChosen] = useState<string | null>(() => localStorage.getItem(`mm.chat.${project.id}`));
+  const [chosen, setChosen] = useState<string | null>(() => localStorage.getItem(chosenChatKey(project.id)));
   const [renaming, setRenaming] = useState<Chat | null>(null);
   const [title, setTitle] = useState("");
   const list = chats.data ?? [];
   const chat = list.find((c) => c.id === chosen) ?? list[0];
   const choose = (id: string) => {
-    localStorage.setItem(`mm.chat.${project.id}`, id);
+    localStorage.setItem(chosenChatKey(project.id), id);
     setChosen(id);
   };
   const create = useMutation({

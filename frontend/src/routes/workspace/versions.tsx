@@ -1,6 +1,7 @@
 import { DiffEditor } from "@monaco-editor/react";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
+import { Link } from "react-router";
 import { api, errorText, unwrap } from "@/api/client";
 import type { components } from "@/api/schema";
 import { Button } from "@/components/ui/button";
@@ -121,6 +122,12 @@ function VersionDetail({ project, version, access, onClose }: PanelProps & { ver
           <span className="ml-2 text-sm font-normal text-muted-foreground">{version.message}</span>
         </h2>
         <div className="ml-auto flex flex-wrap gap-1">
+          <Link
+            to={`/projects/${project.id}/preview${version.isCurrent ? "" : `?version=${version.id}`}`}
+            className="inline-flex h-8 items-center rounded-md border border-border bg-surface px-3 text-sm font-medium hover:bg-muted"
+          >
+            Preview this version
+          </Link>
           <Button variant="secondary" size="sm" onClick={() => download.mutate()} busy={download.isPending}>
             Download zip
           </Button>

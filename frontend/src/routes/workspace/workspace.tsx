@@ -15,6 +15,7 @@ export type Project = components["schemas"]["Project"];
 const CodePanel = lazy(() => import("./code").then((m) => ({ default: m.CodePanel })));
 const VersionsPanel = lazy(() => import("./versions").then((m) => ({ default: m.VersionsPanel })));
 const DesignPanel = lazy(() => import("./design/panel").then((m) => ({ default: m.DesignPanel })));
+const PreviewPanel = lazy(() => import("./preview/panel").then((m) => ({ default: m.PreviewPanel })));
 const DeployPanel = lazy(() => import("./deploy").then((m) => ({ default: m.DeployPanel })));
 const SettingsPanel = lazy(() => import("./settings").then((m) => ({ default: m.SettingsPanel })));
 
@@ -33,20 +34,6 @@ function useWide(): boolean {
     return () => media.removeEventListener("change", update);
   }, []);
   return wide;
-}
-
-function PreviewSlot() {
-  return (
-    <div className="flex h-full items-center justify-center p-6 text-center">
-      <div className="max-w-sm">
-        <h2 className="font-medium">Live preview</h2>
-        <p className="mt-1 text-sm text-muted-foreground">
-          The preview of each version is built on the server and appears here once the preview service is enabled.
-          Until then, open the Code and Versions tabs to see what the AI changed.
-        </p>
-      </div>
-    </div>
-  );
 }
 
 const tab = ({ isActive }: { isActive: boolean }) =>
@@ -120,7 +107,7 @@ export function WorkspacePage() {
       <Routes>
         <Route index element={<CodePanel {...props} />} />
         <Route path="versions" element={<VersionsPanel {...props} />} />
-        <Route path="preview" element={<PreviewSlot />} />
+        <Route path="preview" element={<PreviewPanel {...props} />} />
         <Route path="design" element={<DesignPanel {...props} />} />
         <Route path="deploy" element={<DeployPanel {...props} />} />
         <Route path="settings" element={<SettingsPanel {...props} />} />

@@ -12,6 +12,7 @@ The worker (next to this library) materializes nothing itself: it passes the ver
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import hashlib
 import io
@@ -26,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mm_common.preview.cache import DependencyCache
-from mm_common.preview.problems import Problem, parse_tsc_output, parse_vite_output
+from mm_common.preview.problems import VITE_ERROR_MARKER, Problem, parse_tsc_output, parse_vite_output
 from mm_common.preview.process import ProcessResult, child_environment, run_process, start_process
 from mm_common.preview.toolchain import NodeToolchain
 
@@ -289,7 +290,16 @@ def build_version(
             timings["typecheck"] = checked.seconds
             log.step("tsc -b --noEmit", checked)
             problems.extend(parse_tsc_output(checked.output, project))
-    log.step("vite build (MoreMinimore's fixed configuration; the project's vite.config is not used)", built)
+    # The marker line is for parse_vite_output; Vite printed the same error readably just before it.
+    readable = "\n".join(line for line in built.output.splitlines() if not line.startswith(VITE_ERROR_MARKER))
+    log.step(
+        "vite build (MoreMinimore's fixed configuration; the project's vite.config is not used)",
+        dataclasses.replace(
+            built,
+            output=readable,
+            total_output_bytes=built.total_output_bytes - (len(built.output.encode()) - len(readable.encode())),
+        ),
+    )
 
     if not built_ok:
         problems.extend(parse_vite_output(built.output, project))
