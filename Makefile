@@ -109,6 +109,7 @@ bench: install bench-cold-start web chromium
 	$(PY) bench/generation.py
 	$(PY) bench/design_system.py
 	$(PY) bench/preview.py
+	$(PY) bench/import.py
 	$(PY) bench/spa.py
 
 bench-cold-start: install

@@ -15,6 +15,7 @@ from mm_common.ai.jobs import JOB_COLUMNS
 from mm_common.db import Connection
 from mm_common.messages import CHAT_COLUMNS, MESSAGE_COLUMNS
 from mm_common.pagination import Keyset, fetch_page
+from mm_common.prompts import PROMPT_COLUMNS
 
 
 def _qualified(columns: str, alias: str) -> str:
@@ -148,7 +149,6 @@ def latest_job_for_message(conn: Connection, user_message_id: Any) -> dict[str, 
 
 # ----------------------------------------------------------------------------------- prompts
 
-PROMPT_COLUMNS = "id, title, description, content, category, is_public, created_by, created_at, updated_at"
 PROMPTS_NEWEST_FIRST = Keyset(column="created_at", id_column="id", descending=True)
 
 
@@ -157,26 +157,6 @@ def prompt(conn: Connection, prompt_id: uuid.UUID, *, lock: bool = False) -> dic
         f"SELECT {PROMPT_COLUMNS} FROM prompts WHERE id = %s" + (" FOR UPDATE" if lock else ""), (prompt_id,)
     ).fetchone()
     return dict(row) if row else None
-
-
-def insert_prompt(conn: Connection, fields: Mapping[str, Any], created_by: Any) -> dict[str, Any]:
-    row = conn.execute(
-        f"""
-        INSERT INTO prompts (title, description, content, category, is_public, created_by)
-        VALUES (%s, %s, %s, %s, %s, %s)
-        RETURNING {PROMPT_COLUMNS}
-        """,
-        (
-            fields["title"],
-            fields["description"],
-            fields["content"],
-            fields["category"],
-            fields["is_public"],
-            created_by,
-        ),
-    ).fetchone()
-    assert row is not None
-    return dict(row)
 
 
 def update_prompt(conn: Connection, prompt_id: Any, changes: Mapping[str, Any]) -> dict[str, Any]:

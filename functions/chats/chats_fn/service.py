@@ -24,7 +24,7 @@ from typing import Any
 from chats_fn import queries
 from chats_fn.queries import Page
 from chats_fn.schemas import has_control_characters
-from mm_common import audit, messages, versions
+from mm_common import audit, messages, prompts, versions
 from mm_common.ai import context, generation, jobs, proposals
 from mm_common.ai.catalog import model_with_provider
 from mm_common.ai.context import ContextPlan
@@ -323,7 +323,7 @@ def _query_text(value: str | None, name: str) -> str | None:
 
 @traced(SERVICE)
 def create_prompt(conn: Connection, caller: Caller, fields: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = queries.insert_prompt(conn, fields, caller.user_id)
+    row: dict[str, Any] = prompts.insert_prompt(conn, fields, caller.user_id)
     count(SERVICE, "PromptCreated")
     return row
 

@@ -9,14 +9,10 @@ from typing import Any
 from mm_common import db, working_copy
 from mm_common.db import Connection
 from mm_common.pagination import Keyset, fetch_page
+from mm_common.projects import PROJECT_COLUMNS
 from mm_common.versions import VERSION_COLUMNS
 from projects_fn.schemas import FileEntry
 
-PROJECT_COLUMNS = (
-    "id, organization_id, name, slug, description, template, status, install_command, build_command,"
-    " start_command, auto_approve, environment_variables, current_version_id, deployment_url, created_by,"
-    " created_at, updated_at, last_deployed_at"
-)
 _PROJECT_COLUMNS_OF_P = ", ".join(f"p.{column.strip()}" for column in PROJECT_COLUMNS.split(","))
 NEWEST_PROJECTS_FIRST = Keyset(column="p.created_at", id_column="p.id", descending=True)
 
@@ -31,40 +27,6 @@ def load_project(conn: Connection, project_id: Any, *, lock: bool = False) -> di
 
 def lock_organization(conn: Connection, organization_id: Any) -> None:
     conn.execute("SELECT 1 FROM organizations WHERE id = %s FOR UPDATE", (organization_id,))
-
-
-def slug_taken(conn: Connection, organization_id: Any, slug: str) -> bool:
-    found = conn.execute(
-        "SELECT 1 FROM projects WHERE organization_id = %s AND slug = %s", (organization_id, slug)
-    ).fetchone()
-    return found is not None
-
-
-def insert_project(
-    conn: Connection,
-    *,
-    organization_id: Any,
-    name: str,
-    slug: str,
-    description: str | None,
-    template: str,
-    install_command: str | None,
-    build_command: str | None,
-    start_command: str | None,
-    created_by: Any,
-) -> dict[str, Any]:
-    row = conn.execute(
-        f"""
-        INSERT INTO projects
-            (organization_id, name, slug, description, template, install_command, build_command,
-             start_command, created_by)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
-        RETURNING {PROJECT_COLUMNS}
-        """,
-        (organization_id, name, slug, description, template, install_command, build_command, start_command, created_by),
-    ).fetchone()
-    assert row is not None
-    return dict(row)
 
 
 def update_project(conn: Connection, project_id: Any, changes: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -138,6 +138,73 @@ def add_assistant_message(
     return dict(row)
 
 
+# ------------------------------------------------------------------------------------ imports
+
+
+def import_chat(
+    conn: Connection,
+    *,
+    project_id: Any,
+    title: str | None,
+    created_by: Any,
+    created_at: Any,
+    initial_version_id: Any,
+) -> dict[str, Any]:
+    """A chat brought over from the desktop app, with its own time and the version it started at."""
+    row = conn.execute(
+        f"""
+        INSERT INTO chats (project_id, title, created_by, created_at, updated_at, initial_version_id)
+        VALUES (%s, %s, %s, coalesce(%s, now()), coalesce(%s, now()), %s)
+        RETURNING {CHAT_COLUMNS}
+        """,
+        (project_id, title, created_by, created_at, created_at, initial_version_id),
+    ).fetchone()
+    assert row is not None
+    return dict(row)
+
+
+def import_message(
+    conn: Connection,
+    *,
+    chat_id: Any,
+    role: str,
+    content: str,
+    created_at: Any,
+    created_by: Any,
+    metadata: dict[str, Any],
+    approval_state: str | None,
+    proposal: dict[str, Any] | None,
+    source_version_id: Any,
+    result_version_id: Any,
+) -> dict[str, Any]:
+    """A message brought over as it was decided: an approved turn links the versions it was applied on and
+    made, so undo and "what did this turn change" work as on a native one. Messages keep their own times;
+    the caller adds them in the desktop app's order (ties broken by insertion)."""
+    row = conn.execute(
+        f"""
+        INSERT INTO messages (chat_id, role, content, metadata, approval_state, proposal, source_version_id,
+                              result_version_id, created_by, created_at, updated_at)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, clock_timestamp()), coalesce(%s, clock_timestamp()))
+        RETURNING {MESSAGE_COLUMNS}
+        """,
+        (
+            chat_id,
+            role,
+            content,
+            db.jsonb(metadata),
+            approval_state,
+            db.jsonb(proposal) if proposal else None,
+            source_version_id,
+            result_version_id,
+            created_by,
+            created_at,
+            created_at,
+        ),
+    ).fetchone()
+    assert row is not None
+    return dict(row)
+
+
 # ---------------------------------------------------------------------------------- proposals
 
 

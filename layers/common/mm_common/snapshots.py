@@ -75,7 +75,8 @@ def stored_blobs(conn: Connection, organization_id: Any, shas: Iterable[str]) ->
 
 def upload_blobs(conn: Connection, organization_id: Any, blobs: dict[str, bytes]) -> int:
     """Upload the blobs S3 does not have yet and record them; return how many were uploaded."""
-    missing = {sha: data for sha, data in blobs.items() if sha not in stored_blobs(conn, organization_id, blobs)}
+    stored = stored_blobs(conn, organization_id, blobs)
+    missing = {sha: data for sha, data in blobs.items() if sha not in stored}
     if not missing:
         return 0
     s3 = client("s3")

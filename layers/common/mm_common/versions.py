@@ -13,6 +13,7 @@ import json
 import logging
 import uuid
 import zipfile
+from datetime import datetime
 from typing import Any
 
 from mm_common import preview_builds, snapshots, working_copy
@@ -69,6 +70,63 @@ def create_version(
         ).fetchall()
         snapshots.upload_blobs(conn, organization_id, {r["sha256"]: r["content"].encode("utf-8") for r in rows})
 
+    return _record(
+        conn,
+        project,
+        manifest,
+        source=source,
+        message=message,
+        created_by=created_by,
+        message_id=message_id,
+        restored_from_id=restored_from_id,
+    )
+
+
+def create_version_from_manifest(
+    conn: Connection,
+    project_id: Any,
+    manifest: snapshots.Manifest,
+    *,
+    source: str,
+    message: str | None,
+    created_by: Any,
+    created_at: datetime | None = None,
+    announce: bool = True,
+) -> dict[str, Any]:
+    """Record a version whose files are ``manifest`` without touching the working copy: an import records
+    each commit of a history this way, every blob already stored (``snapshots.upload_blobs``).
+
+    ``created_at`` keeps the commit's own time; ``announce=False`` queues no Gitea backup and no preview
+    build (the import announces its last version only: the mirror catches up on every earlier one).
+    """
+    project = lock_project(conn, project_id)
+    return _record(
+        conn,
+        project,
+        manifest,
+        source=source,
+        message=message,
+        created_by=created_by,
+        created_at=created_at,
+        announce=announce,
+    )
+
+
+def _record(
+    conn: Connection,
+    project: dict[str, Any],
+    manifest: snapshots.Manifest,
+    *,
+    source: str,
+    message: str | None,
+    created_by: Any,
+    message_id: Any = None,
+    restored_from_id: Any = None,
+    created_at: datetime | None = None,
+    announce: bool = True,
+) -> dict[str, Any]:
+    """Store the manifest and insert the version as the project's current one (the project row is locked)."""
+    project_id, organization_id = project["id"], project["organization_id"]
     version_id = uuid.uuid4()
     key = snapshots.manifest_key(organization_id, project_id, version_id)
     manifest_sha = snapshots.put_manifest(key, manifest)
@@ -77,9 +135,9 @@ def create_version(
         f"""
         INSERT INTO project_versions
             (id, project_id, number, parent_id, message, source, created_by, message_id, manifest_key,
-             manifest_sha256, file_count, total_size, restored_from_id, is_current)
+             manifest_sha256, file_count, total_size, restored_from_id, is_current, created_at)
         VALUES (%s, %s, (SELECT coalesce(max(number), 0) + 1 FROM project_versions WHERE project_id = %s),
-                %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, TRUE)
+                %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, TRUE, coalesce(%s, now()))
         RETURNING {VERSION_COLUMNS}
         """,
         (
@@ -96,12 +154,16 @@ def create_version(
             len(manifest),
             sum(f["size"] for f in manifest.values()),
             restored_from_id,
+            created_at,
         ),
     ).fetchone()
     assert row is not None
     conn.execute("UPDATE projects SET current_version_id = %s WHERE id = %s", (version_id, project_id))
-    enqueue_mirror(project_id, version_id)
-    preview_builds.queue_build(conn, project_id, version_id)
+    # Read back by the next version of the same transaction (an import records many in a row).
+    project["current_version_id"] = version_id
+    if announce:
+        enqueue_mirror(project_id, version_id)
+        preview_builds.queue_build(conn, project_id, version_id)
     return dict(row)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
@@ -273,16 +273,24 @@ def rename(conn: Connection, project_id: Any, source: str, target: str, if_match
     return dict(row)
 
 
-def match_manifest(conn: Connection, organization_id: Any, project_id: Any, manifest: snapshots.Manifest) -> None:
+def match_manifest(
+    conn: Connection,
+    organization_id: Any,
+    project_id: Any,
+    manifest: snapshots.Manifest,
+    contents: Mapping[str, bytes] | None = None,
+) -> None:
     """Make the working copy hold exactly the manifest's files (restoring a version): write the
-    files whose bytes differ, delete the ones it lacks. Blobs are the organization's already."""
+    files whose bytes differ, delete the ones it lacks. Blobs are the organization's already;
+    ``contents`` (sha256 → bytes) spares reading back from S3 those the caller holds (an import)."""
     lock_project(conn, project_id)
     present = {
         r["path"]: r["sha256"]
         for r in conn.execute("SELECT path, sha256 FROM project_files WHERE project_id = %s", (project_id,)).fetchall()
     }
     changed = {path: entry for path, entry in manifest.items() if present.get(path) != entry["sha256"]}
-    blobs = snapshots.get_blobs(organization_id, {entry["sha256"] for entry in changed.values()})
+    known = contents or {}
+    blobs = {**snapshots.get_blobs(organization_id, {e["sha256"] for e in changed.values()} - set(known)), **known}
     for path, entry in sorted(changed.items()):
         data = blobs[entry["sha256"]]
         mode = int(entry.get("mode", DEFAULT_MODE))

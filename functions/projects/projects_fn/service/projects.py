@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from mm_common import audit, crypto, design_systems, plans, preview_builds, versions, working_copy
+from mm_common import audit, crypto, design_systems, preview_builds, projects, versions, working_copy
 from mm_common.auth import Caller
 from mm_common.aws import client
 from mm_common.config import get_settings
@@ -16,7 +16,6 @@ from mm_common.errors import Conflict, NotFound, Unprocessable
 from mm_common.observability import count, traced
 from mm_common.permissions import Action
 from mm_common.project_templates import DEFAULT_TEMPLATE_ID, ProjectTemplate, get_template, list_templates
-from mm_common.slugs import slugify, unique_slug
 from projects_fn import queries
 from projects_fn.schemas import MAX_ENV_VARIABLES, UpdateProjectBody
 from projects_fn.service import SERVICE
@@ -61,16 +60,10 @@ def create_project(
     # without the project (nor a transaction broken half-way).
     design = design_systems.try_generate(description, name) if template.id in DESIGNED_TEMPLATES else None
     organization_id = caller.organization_id
-    # Serialise slug choice and the project count within the organization; the unique index is the last word.
-    plans.check(conn, organization_id, "projects")
-    slug = unique_slug(
-        slugify(name, fallback="project"), lambda candidate: queries.slug_taken(conn, organization_id, candidate)
-    )
-    row = queries.insert_project(
+    row = projects.insert_project(
         conn,
         organization_id=organization_id,
         name=name,
-        slug=slug,
         description=description,
         template=template.id,
         install_command=template.install_command,
@@ -151,7 +144,7 @@ def update_project(conn: Connection, caller: Caller, project_id: uuid.UUID, body
         else:
             # Serialised with project creation's slug choice; the unique index is the last word.
             queries.lock_organization(conn, caller.organization_id)
-            if queries.slug_taken(conn, caller.organization_id, changes["slug"]):
+            if projects.slug_taken(conn, caller.organization_id, changes["slug"]):
                 raise Conflict(SLUG_TAKEN, code="slug_taken")
     variables = body.environment_variables
     if variables is not None:
