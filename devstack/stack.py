@@ -125,6 +125,9 @@ class LocalStack:
             # DesignEngineLayer's content as `make install` leaves it (npm ci of layers/design_engine).
             "DesignEngineAssetsDir": str(DESIGN_ENGINE_ASSETS),
             **self._preview_parameters(),
+            # Browsers reach this stack's S3 (moto) for import uploads through its own origin, as they would
+            # reach S3's endpoint in AWS (LocalEdge passes /_s3/* to moto untouched).
+            "ImportUploadEndpoint": f"{cfg.url}{S3_PATH}",
             **split_for_template(self.database_url),
             **self._deploy_services(),
             **self._payment_service(),
@@ -404,7 +407,14 @@ class LocalStack:
         )
         previews = PreviewSites(self.outputs["PreviewsBucket"], self.moto.endpoint) if self.moto else None
         assert self.resolver is not None
-        return LocalEdge(gateway, site, self.template, previews=previews, resolve=self.resolver.resolve)
+        return LocalEdge(
+            gateway,
+            site,
+            self.template,
+            previews=previews,
+            resolve=self.resolver.resolve,
+            s3_endpoint=self.moto.endpoint if self.moto else None,
+        )
 
 
 _EMULATED_PREFIX = "MM_EMULATED_"
@@ -434,6 +444,9 @@ def _adding_headers(send: Send, headers: list[ResponseHeader]) -> Send:
 
 
 PREVIEW_DOMAIN = "preview.localhost"
+S3_PATH = "/_s3"
+# Hop-by-hop and per-connection headers a proxy does not pass on.
+_NOT_FORWARDED = {b"host", b"connection", b"keep-alive", b"transfer-encoding"}
 # What the template's PreviewRouting function accepts as a label (preview_builds.new_label makes them).
 _PREVIEW_LABEL = re.compile(r"[a-z2-7]{26}")
 
@@ -489,10 +502,12 @@ class LocalEdge:
         *,
         previews: PreviewSites | None = None,
         resolve: Callable[[Any], Any] | None = None,
+        s3_endpoint: str | None = None,
     ) -> None:
         self.gateway = gateway
         self.site = site
         self.previews = previews
+        self.s3_endpoint = s3_endpoint
         # `resolve`: the stack's template resolver, for the policies that name parameters (AppUrl, PreviewDomain).
         self.api_headers = template.response_headers("/api/*", resolve=resolve)
         self.site_headers = template.response_headers(resolve=resolve)
@@ -509,9 +524,31 @@ class LocalEdge:
             response = Response(body, headers=headers)
         await response(scope, receive, _adding_headers(send, self.preview_headers))
 
+    async def _s3(self, scope: Scope, receive: Receive, send: Send, path: bytes) -> None:
+        """S3's endpoint as the browser sees it in AWS: the request goes to moto as it came (a presigned POST's
+        form carries its own policy and signature), streamed both ways."""
+        import httpx
+
+        assert self.s3_endpoint is not None
+        request = Request(scope, receive)
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _NOT_FORWARDED]
+        url = self.s3_endpoint + path.decode("latin-1")
+        if scope.get("query_string"):
+            url += "?" + scope["query_string"].decode("latin-1")
+        async with httpx.AsyncClient(timeout=300) as http:
+            answer = await http.request(scope["method"], url, headers=headers, content=request.stream())
+        # The body is passed on whole (decoded by httpx): its length and encoding are the new response's own.
+        dropped = _NOT_FORWARDED | {b"content-length", b"content-encoding"}
+        kept = {k: v for k, v in answer.headers.items() if k.lower().encode() not in dropped}
+        await Response(answer.content, status_code=answer.status_code, headers=kept)(scope, receive, send)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.site(scope, receive, send)
+            return
+        raw = bytes(scope.get("raw_path") or scope["path"].encode("utf-8"))
+        if self.s3_endpoint is not None and raw.startswith(S3_PATH.encode() + b"/"):
+            await self._s3(scope, receive, send, raw[len(S3_PATH) :])
             return
         host = _host(scope)
         if self.previews is not None and host.endswith("." + PREVIEW_DOMAIN):

@@ -19,6 +19,7 @@ const WorkspacePage = lazy(() => import("@/routes/workspace/workspace").then((m)
 const OrganizationPage = lazy(() => import("@/routes/organization").then((m) => ({ default: m.OrganizationPage })));
 const BillingPage = lazy(() => import("@/routes/billing/billing").then((m) => ({ default: m.BillingPage })));
 const AccountPage = lazy(() => import("@/routes/account").then((m) => ({ default: m.AccountPage })));
+const ImportPage = lazy(() => import("@/routes/import/import").then((m) => ({ default: m.ImportPage })));
 const AdminArea = lazy(() => import("@/routes/admin/index").then((m) => ({ default: m.AdminArea })));
 
 function FullPageSpinner() {
@@ -74,6 +75,7 @@ function Routed() {
           <Route path="/projects/:projectId/*" element={<WorkspacePage />} />
           <Route path="/organization" element={<OrganizationPage />} />
           <Route path="/organization/billing" element={<BillingPage />} />
+          <Route path="/import" element={<ImportPage />} />
           <Route path="/account" element={<AccountPage />} />
           <Route path="/admin/*" element={<AdminArea />} />
           <Route path="*" element={<NotFoundPage />} />

@@ -26,6 +26,7 @@ HOURLY = {
     "stalled_jobs",
     "deployments",
     "preview_builds",
+    "imports",
     "mirrors",
     "unrecorded_blobs",
     "trials",
@@ -437,3 +438,28 @@ def test_preview_builds_left_unfinished_end_failed_or_closed(
     assert rows[still_building][:3] == ("building", False, False)
     # A site that went up keeps being served; only the never-ending type check is closed.
     assert rows[check_never_ended][:3] == ("ready", False, True)
+
+
+def test_imports_left_unfinished_end_failed(
+    stack: LocalStack, db: psycopg.Connection[Any], owner: Account, org: Any
+) -> None:
+    def an_import(status: str, minutes: int) -> Any:
+        row = db.execute(
+            "INSERT INTO imports (organization_id, created_by, status, created_at, started_at)"
+            " VALUES (%s, %s, %s, now() - make_interval(mins => %s), now() - make_interval(mins => %s)) RETURNING id",
+            (org, owner.id, status, minutes, minutes),
+        ).fetchone()
+        assert row is not None
+        return row[0]
+
+    stopped = an_import("importing", 300)
+    db.execute("INSERT INTO import_apps (import_id, source_app_id, project_name) VALUES (%s, 1, 'App')", (stopped,))
+    running = an_import("importing", 10)
+    finished = an_import("completed", 300)
+
+    assert run(stack, "imports") == {"imports": {"failed": 1}}
+    assert run(stack, "imports") == {"imports": {"failed": 0}}
+    statuses = dict(db.execute("SELECT id, status FROM imports").fetchall())
+    assert statuses == {stopped: "failed", running: "importing", finished: "completed"}
+    app = db.execute("SELECT status, errors FROM import_apps WHERE import_id = %s", (stopped,)).fetchone()
+    assert app is not None and app[0] == "failed" and "stopped" in app[1][0]["message"]

@@ -84,6 +84,45 @@ class World:
             self.extras["version"] = project["currentVersionId"]
         return self.extras["project"]  # type: ignore[no-any-return]
 
+    def an_import(self, status: str) -> dict[str, Any]:
+        """An import of the organization: "uploading" with its database uploaded (ready to analyze), or "analyzed"
+        with one app (ready to start)."""
+        from psycopg.types.json import Jsonb
+
+        from mm_common.aws import client as aws
+        from mm_common.config import get_settings
+
+        import_id = uuid.uuid4()
+        key = f"uploads/{import_id}/database.sqlite"
+        uploads = [{"name": "sqlite.db", "kind": "database", "key": key, "maxBytes": 1000}]
+        app = {
+            "appId": 1, "name": "App", "path": "app", "chats": 0, "messages": 0, "archive": None, "commits": None,
+            "files": None, "skippedFiles": None, "envFiles": None, "archiveError": None,
+        }  # fmt: skip
+        analysis = {
+            "apps": [app],
+            "prompts": 0,
+            "themes": [],
+            "customModels": [],
+            "unmatchedArchives": [],
+            "warnings": [],
+        }
+        self.db.execute(
+            "INSERT INTO imports (id, organization_id, created_by, status, uploads, analysis)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            (
+                import_id,
+                self.organization,
+                self.owner.id,
+                status,
+                Jsonb(uploads),
+                Jsonb(analysis) if status == "analyzed" else None,
+            ),
+        )
+        if status == "uploading":
+            aws("s3").put_object(Bucket=get_settings().imports_bucket, Key=key, Body=b"SQLite format 3\x00")
+        return {"id": str(import_id)}
+
     def in_project(self, *, version: bool = False, **extra: Any) -> dict[str, Any]:
         params = {"id": self.project()["id"], **extra}
         if version:
@@ -244,6 +283,17 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     },
     ("DELETE", "/api/projects/{id}/versions/{versionId}/tags/{name}"): lambda w: _tagged(w),
     ("GET", "/api/projects/{id}/versions/{versionId}/archive"): lambda w: {"path": w.in_project(version=True)},
+    # Imports from the desktop app.
+    ("POST", "/api/imports"): lambda w: {
+        "json": {"organizationId": str(w.organization), "databaseSize": 100, "archives": [{"name": "a.zip", "size": 9}]}
+    },
+    ("GET", "/api/imports"): lambda w: {"query": {"organizationId": str(w.organization)}},
+    ("GET", "/api/imports/{id}"): lambda w: {"path": w.an_import("uploading")},
+    ("POST", "/api/imports/{id}/analyze"): lambda w: {"path": w.an_import("uploading")},
+    ("POST", "/api/imports/{id}/start"): lambda w: {
+        "path": w.an_import("analyzed"),
+        "json": {"apps": [{"appId": 1}], "options": {"files": False}},
+    },
     # Live previews.
     ("GET", "/api/projects/{id}/versions/{versionId}/preview"): lambda w: {"path": w.in_project(version=True)},
     ("POST", "/api/projects/{id}/versions/{versionId}/preview"): lambda w: {"path": w.in_project(version=True)},

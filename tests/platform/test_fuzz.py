@@ -78,6 +78,7 @@ RESOURCE_OF_SEGMENT = {
     "api-keys": "provider",
     "chats": "chat",
     "deployments": "deployment",
+    "imports": "import",
     "environment-variables": "variable",
     "files": "file",
     "invitations": "invitation",
@@ -166,6 +167,10 @@ def world(client: TestClient, db: psycopg.Connection[Any]) -> World:
     posted = client.post(f"/api/chats/{chat['id']}/messages", json={"content": "Add a button"}, headers=headers)
     assert posted.status_code == 202, posted.text
     prompt = _created(client.post("/api/prompts", json={"title": "P", "content": "Do it."}, headers=headers), "prompt")
+    started = client.post(
+        "/api/imports", json={"organizationId": str(organization), "databaseSize": 100, "archives": []}, headers=headers
+    )
+    the_import = _created(started, "import")
     invitation = _created(
         client.post(f"/api/organizations/{organization}/members", json={"email": "new@example.com"}, headers=headers),
         "invitation",
@@ -196,6 +201,7 @@ def world(client: TestClient, db: psycopg.Connection[Any]) -> World:
         "message": posted.json()["message"]["id"],
         "job": posted.json()["job"]["id"],
         "prompt": prompt["id"],
+        "import": the_import["id"],
         "revision": designed.json()["revisionId"],
         "invitation": invitation["id"],
         "provider": str(provider[0]),

@@ -696,6 +696,75 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The organization's imports, newest first */
+        get: operations["list_imports_api_imports_get"];
+        put?: never;
+        /** Start an import: where to upload the desktop app's database and app archives */
+        post: operations["create_import_api_imports_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An import: its uploads, analysis and progress */
+        get: operations["get_import_api_imports__id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{id}/analyze": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Analyze the uploaded files (apps, chats, commits, prompts, warnings); follow with GET */
+        post: operations["analyze_import_api_imports__id__analyze_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/imports/{id}/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import the chosen apps as projects, with the chosen options; follow with GET */
+        post: operations["start_import_api_imports__id__start_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/invitations/accept": {
         parameters: {
             query?: never;
@@ -2029,6 +2098,21 @@ export interface components {
             /** Message */
             message: string;
         };
+        /** Analysis */
+        Analysis: {
+            /** Apps */
+            apps: components["schemas"]["AnalyzedApp"][];
+            /** Prompts */
+            prompts: number;
+            /** Themes */
+            themes: string[];
+            /** Custommodels */
+            customModels: components["schemas"]["CustomModel"][];
+            /** Unmatchedarchives */
+            unmatchedArchives: string[];
+            /** Warnings */
+            warnings: string[];
+        };
         /** Analytics */
         Analytics: {
             /**
@@ -2049,6 +2133,34 @@ export interface components {
         /** AnalyticsEnvelope */
         AnalyticsEnvelope: {
             analytics: components["schemas"]["Analytics"];
+        };
+        /** AnalyzedApp */
+        AnalyzedApp: {
+            /** Appid */
+            appId: number;
+            /** Name */
+            name: string;
+            /** Path */
+            path: string;
+            /** Chats */
+            chats: number;
+            /** Messages */
+            messages: number;
+            /**
+             * Archive
+             * @description The uploaded archive matched to this app (by its folder name).
+             */
+            archive: string | null;
+            /** Commits */
+            commits: number | null;
+            /** Files */
+            files: number | null;
+            /** Skippedfiles */
+            skippedFiles: number | null;
+            /** Envfiles */
+            envFiles: number | null;
+            /** Archiveerror */
+            archiveError: string | null;
         };
         /** ApiError */
         ApiError: {
@@ -2097,6 +2209,19 @@ export interface components {
             url: string;
             /** Expiresin */
             expiresIn: number;
+        };
+        /** ArchiveSlot */
+        ArchiveSlot: {
+            /**
+             * Name
+             * @description The file's name, e.g. todo-app.zip.
+             */
+            name: string;
+            /**
+             * Size
+             * @description The file's size in bytes (checked against the import's limits).
+             */
+            size: number;
         };
         /** AuditEntry */
         AuditEntry: {
@@ -2328,6 +2453,25 @@ export interface components {
              */
             title?: string | null;
         };
+        /** CreateImportBody */
+        CreateImportBody: {
+            /**
+             * Organizationid
+             * Format: uuid
+             * @description The organization the projects are imported into.
+             */
+            organizationId: string;
+            /**
+             * Databasesize
+             * @description Size in bytes of the desktop app's sqlite.db.
+             */
+            databaseSize: number;
+            /**
+             * Archives
+             * @description Each app's folder with its .git as a zip, or a git bundle.
+             */
+            archives?: components["schemas"]["ArchiveSlot"][];
+        };
         /** CreateOrganizationBody */
         CreateOrganizationBody: {
             /** Name */
@@ -2380,6 +2524,17 @@ export interface components {
             url: string;
             /** @description The DNS record to create at the domain's DNS provider. */
             record: components["schemas"]["DnsRecord"];
+        };
+        /** CustomModel */
+        CustomModel: {
+            /** Displayname */
+            displayName: string;
+            /** Apiname */
+            apiName: string;
+            /** Provider */
+            provider: string | null;
+            /** Apibaseurl */
+            apiBaseUrl: string | null;
         };
         /** DayCount */
         DayCount: {
@@ -3064,6 +3219,92 @@ export interface components {
              * @description Whether maintenance mode is on (non-admins get 503 maintenance).
              */
             maintenance: boolean;
+        };
+        /** Import */
+        Import: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Organizationid
+             * Format: uuid
+             */
+            organizationId: string;
+            /** Createdby */
+            createdBy: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "uploading" | "analyzing" | "analyzed" | "importing" | "completed" | "failed";
+            /** Uploads */
+            uploads: components["schemas"]["Upload"][];
+            analysis: components["schemas"]["Analysis"] | null;
+            options: components["schemas"]["StartOptions-Output"] | null;
+            error: components["schemas"]["ImportFailure"] | null;
+            /** Apps */
+            apps: components["schemas"]["ImportedApp"][];
+            /** Createdat */
+            createdAt: string;
+            /** Analyzedat */
+            analyzedAt: string | null;
+            /** Startedat */
+            startedAt: string | null;
+            /** Finishedat */
+            finishedAt: string | null;
+        };
+        /** ImportEnvelope */
+        ImportEnvelope: {
+            import: components["schemas"]["Import"];
+        };
+        /** ImportFailure */
+        ImportFailure: {
+            /** Code */
+            code: string;
+            /** Message */
+            message: string;
+        };
+        /** ImportPage */
+        ImportPage: {
+            /** Items */
+            items: components["schemas"]["Import"][];
+            /** Nextcursor */
+            nextCursor: string | null;
+        };
+        /** ImportedApp */
+        ImportedApp: {
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Appid */
+            appId: number;
+            /** Projectname */
+            projectName: string;
+            /** Projectid */
+            projectId: string | null;
+            /** Archivename */
+            archiveName: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "importing" | "completed" | "failed";
+            /** Stage */
+            stage: string | null;
+            /** Counts */
+            counts: {
+                [key: string]: number;
+            };
+            /** Warnings */
+            warnings: string[];
+            /** Errors */
+            errors: {
+                [key: string]: unknown;
+            }[];
         };
         /** Invitation */
         Invitation: {
@@ -4107,6 +4348,82 @@ export interface components {
          * @enum {string}
          */
         SignupPolicy: "open" | "closed" | "invite_only";
+        /** StartApp */
+        StartApp: {
+            /**
+             * Appid
+             * @description The app's id in the desktop database (from the analysis).
+             */
+            appId: number;
+            /** Projectname */
+            projectName?: string | null;
+        };
+        /** StartBody */
+        StartBody: {
+            /** Apps */
+            apps: components["schemas"]["StartApp"][];
+            options?: components["schemas"]["StartOptions-Input"];
+        };
+        /** StartOptions */
+        "StartOptions-Input": {
+            /**
+             * Chats
+             * @default true
+             */
+            chats?: boolean;
+            /**
+             * Files
+             * @default true
+             */
+            files?: boolean;
+            /**
+             * Prompts
+             * @default true
+             */
+            prompts?: boolean;
+            /**
+             * Models
+             * @description List the custom models for an administrator to add.
+             * @default false
+             */
+            models?: boolean;
+            /**
+             * Envvars
+             * @description Seal the apps' .env files as project variables.
+             * @default false
+             */
+            envVars?: boolean;
+        };
+        /** StartOptions */
+        "StartOptions-Output": {
+            /**
+             * Chats
+             * @default true
+             */
+            chats: boolean;
+            /**
+             * Files
+             * @default true
+             */
+            files: boolean;
+            /**
+             * Prompts
+             * @default true
+             */
+            prompts: boolean;
+            /**
+             * Models
+             * @description List the custom models for an administrator to add.
+             * @default false
+             */
+            models: boolean;
+            /**
+             * Envvars
+             * @description Seal the apps' .env files as project variables.
+             * @default false
+             */
+            envVars: boolean;
+        };
         /** StatusEnvelope */
         StatusEnvelope: {
             status: components["schemas"]["PlatformStatus"];
@@ -4305,6 +4622,30 @@ export interface components {
             category?: string | null;
             /** Ispublic */
             isPublic?: boolean | null;
+        };
+        /** Upload */
+        Upload: {
+            /** Name */
+            name: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "database" | "archive";
+            /** Maxbytes */
+            maxBytes: number;
+            /**
+             * Url
+             * @description Where to POST the file (multipart form: the fields, then `file`).
+             */
+            url: string | null;
+            /**
+             * Fields
+             * @description The form fields of the presigned POST, in order.
+             */
+            fields: {
+                [key: string]: string;
+            } | null;
         };
         /** Usage */
         Usage: {
@@ -8756,6 +9097,504 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_imports_api_imports_get: {
+        parameters: {
+            query: {
+                organizationId: string;
+                /** @description Items per page (1-100). */
+                limit?: number;
+                /** @description nextCursor of the previous page. */
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPage"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_import_api_imports_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateImportBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the content is over this API's size limit. Nothing was changed. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_import_api_imports__id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    analyze_import_api_imports__id__analyze_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportEnvelope"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: the content is over this API's size limit. Nothing was changed. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description service_unavailable: a service this needs is unavailable right now. Retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_import_api_imports__id__start_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartBody"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportEnvelope"];
+                };
+            };
+            /** @description invalid_body: the body is not JSON this API can read (malformed, not UTF-8, or sent without Content-Type: application/json). Nothing was changed. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unauthorized: no valid access token: it is missing, expired, or its sign-in was ended (session_revoked). Sign in again or refresh the token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description plan_limit_reached: the organization's subscription tier does not allow more of this; details say the limit ({limit}). Upgrade the plan, or free one up. Nothing was changed. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description forbidden: you are signed in, but your role or permissions do not allow this. Nothing was changed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: there is no such resource, or it belongs to an organization you cannot see (other organizations' resources answer 404, never 403). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: this conflicts with what exists now (a name, address or state already taken). Nothing was changed. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description validation_failed: a parameter or body field is missing, malformed or out of range; details lists each one ({field, in, message, type}). Nothing was changed. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests (the per-user API limit, or this action's own limit). Retry after the seconds in the Retry-After header. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description internal_error: something went wrong on our side, not in the request. Retry later; quote the X-Correlation-Id header when reporting it. */

@@ -123,6 +123,9 @@ const ACTIVITY_LABELS: Record<string, string> = {
   "member.leave": "someone left",
   "chat.delete": "deleted a chat",
   "organization.update": "renamed the organization",
+  "import.create": "started an import",
+  "import.analyze": "analyzed an import",
+  "import.start": "imported apps",
 };
 
 function RecentActivity({ organization, projects }: { organization: Organization; projects: Project[] }) {
@@ -227,6 +230,14 @@ export function DashboardPage() {
           onChange={(event) => setSearch(event.target.value)}
           className="h-10 w-full rounded-md border border-border bg-surface px-3 text-sm sm:w-64"
         />
+        {canCreate && (
+          <Link
+            to="/import"
+            className="inline-flex h-10 items-center justify-center rounded-md border border-border bg-surface px-4 text-sm font-medium text-foreground hover:bg-muted"
+          >
+            Import from the desktop app
+          </Link>
+        )}
         {canCreate && <Button onClick={() => setCreating(true)}>New project</Button>}
       </div>
       {projects.isLoading ? (

@@ -402,17 +402,12 @@ def _database_url(context: Mapping[str, Any]) -> str | None:
     ).connection_url()
 
 
-def _variable_context(project_id: Any, name: str) -> dict[str, str]:
-    """The encryption context the projects API seals each variable with (projects_fn env_context)."""
-    return {"projectId": str(project_id), "variable": name}
-
-
 def configure_env(step: Step) -> Outcome:
     """The app's environment: the project's variables (decrypted only here), DATABASE_URL, NODE_ENV."""
     context = step.context
     project, app = _names(step)
     sealed: Mapping[str, Any] = context["environment_variables"] or {}
-    env = {name: crypto.unseal(value, _variable_context(context["project_id"], name)) for name, value in sealed.items()}
+    env = {name: crypto.unseal(value, crypto.variable_context(context["project_id"], name)) for name, value in sealed.items()}
     database_url = _database_url(context)
     if database_url is not None:
         env["DATABASE_URL"] = database_url

@@ -15,6 +15,8 @@ The tasks:
   execution: ended, missing or never recorded → failed; still running → left until the hard bound;
 * ``preview_builds`` — preview builds unfinished long after their worker's time limit (it stopped, or the
   message was lost) end failed, so the Preview pane stops waiting and offers to build again;
+* ``imports`` — imports from the desktop app left analyzing or importing hours after their worker's limit end
+  failed, with their unfinished apps;
 * ``mirrors`` — versions Gitea has not backed up are asked for again;
 * ``unrecorded_blobs`` — blobs uploaded by a version whose transaction failed (in S3, never recorded);
 * ``blob_sweep`` — recorded blobs no manifest and no working file refers to, per organization;
@@ -37,7 +39,7 @@ from typing import TYPE_CHECKING, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from maintenance_fn import queries
-from mm_common import audit, billing, db, deployments, emails, preview_builds, snapshots, versions
+from mm_common import audit, billing, db, deployments, emails, imports, preview_builds, snapshots, versions
 from mm_common.ai import jobs
 from mm_common.aws import client
 from mm_common.config import get_settings
@@ -165,6 +167,15 @@ PREVIEW_BUILD_ABANDONED_MINUTES = 25
 def abandoned_preview_builds(budget: Budget) -> Counts:
     with db.transaction() as conn:
         return {"failed": preview_builds.fail_abandoned(conn, older_than_minutes=PREVIEW_BUILD_ABANDONED_MINUTES)}
+
+
+# Three times the import worker's 15-minute limit times its three deliveries.
+IMPORT_ABANDONED_MINUTES = 135
+
+
+def abandoned_imports(budget: Budget) -> Counts:
+    with db.transaction() as conn:
+        return {"failed": imports.fail_abandoned(conn, older_than_minutes=IMPORT_ABANDONED_MINUTES)}
 
 
 def unmirrored_versions(budget: Budget) -> Counts:
@@ -346,6 +357,7 @@ TASKS: dict[str, Task] = {
     "stalled_jobs": stalled_jobs,
     "deployments": stuck_deployments,
     "preview_builds": abandoned_preview_builds,
+    "imports": abandoned_imports,
     "mirrors": unmirrored_versions,
     "unrecorded_blobs": unrecorded_blobs,
     "trials": ended_trials,

@@ -156,6 +156,11 @@ def organization_from_project(name: str = "id") -> OrganizationResolver:
     return _owner_of("SELECT organization_id FROM projects WHERE id = %s AND deleted_at IS NULL", name)
 
 
+def organization_from_import(name: str = "id") -> OrganizationResolver:
+    """The organization an import (from the desktop app) in the path brings projects into."""
+    return _owner_of("SELECT organization_id FROM imports WHERE id = %s", name)
+
+
 def organization_from_job(name: str = "id") -> OrganizationResolver:
     """The organization of the generation job in the path."""
     return _owner_of(

@@ -79,6 +79,14 @@ class Settings:
     preview_domain: str
     preview_site_url: str
     previews_bucket: str
+    # Imports from the desktop app: uploads go straight to the imports bucket (presigned POSTs at
+    # import_upload_endpoint when set: the local stack's same-origin path to its S3; S3's own address
+    # otherwise), the imports queue carries analyses and imports to the worker; size limits per file.
+    imports_bucket: str
+    imports_queue_url: str
+    import_upload_endpoint: str
+    import_max_database_bytes: int
+    import_max_archive_bytes: int
     # The deploy state machine an accepted deployment starts an execution of.
     deploy_state_machine_arn: str
     # Billing: days a past_due subscription keeps its tier; trial days Checkout offers (0: none).
@@ -169,6 +177,11 @@ def get_settings() -> Settings:
         preview_domain=env("PREVIEW_DOMAIN", "").strip().strip(".").lower(),
         preview_site_url=env("PREVIEW_SITE_URL", "").rstrip("/") or DEFAULT_PREVIEW_SITE_URL,
         previews_bucket=env("PREVIEWS_BUCKET", ""),
+        imports_bucket=env("IMPORTS_BUCKET", ""),
+        imports_queue_url=env("IMPORTS_QUEUE_URL", ""),
+        import_upload_endpoint=env("IMPORT_UPLOAD_ENDPOINT", "").rstrip("/"),
+        import_max_database_bytes=_int("IMPORT_MAX_DATABASE_BYTES", 256 * 1024 * 1024),
+        import_max_archive_bytes=_int("IMPORT_MAX_ARCHIVE_BYTES", 500 * 1024 * 1024),
         deploy_state_machine_arn=env("DEPLOY_STATE_MACHINE_ARN", ""),
         billing_grace_days=_int("BILLING_GRACE_DAYS", 7),
         billing_trial_days=_int("BILLING_TRIAL_DAYS", 0),

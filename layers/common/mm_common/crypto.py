@@ -42,3 +42,9 @@ def unseal(sealed: dict[str, Any], context: dict[str, str]) -> str:
         base64.b64decode(sealed["nonce"]), base64.b64decode(sealed["data"]), None
     )
     return plaintext.decode("utf-8")
+
+
+def variable_context(project_id: Any, name: str) -> dict[str, str]:
+    """What binds a project's sealed environment variable to its project and name: a value copied to another
+    project or name does not open."""
+    return {"projectId": str(project_id), "variable": name}

@@ -26,14 +26,68 @@ APP_COLUMNS = (
 
 
 def create_import(
-    conn: Connection, *, organization_id: Any, created_by: Any, uploads: list[dict[str, Any]]
+    conn: Connection, *, organization_id: Any, created_by: Any, uploads: list[dict[str, Any]], import_id: Any = None
 ) -> dict[str, Any]:
     row = conn.execute(
-        f"INSERT INTO imports (organization_id, created_by, uploads) VALUES (%s, %s, %s) RETURNING {IMPORT_COLUMNS}",
-        (organization_id, created_by, db.jsonb(uploads)),
+        f"""
+        INSERT INTO imports (id, organization_id, created_by, uploads)
+        VALUES (coalesce(%s, gen_random_uuid()), %s, %s, %s)
+        RETURNING {IMPORT_COLUMNS}
+        """,
+        (import_id, organization_id, created_by, db.jsonb(uploads)),
     ).fetchone()
     assert row is not None
     return dict(row)
+
+
+def imports_of(
+    conn: Connection, organization_id: Any, *, before: tuple[Any, Any] | None, limit: int
+) -> list[dict[str, Any]]:
+    """The organization's imports, newest first, after the keyset ``before`` (created_at, id)."""
+    where, params = "organization_id = %s", [organization_id]
+    if before is not None:
+        where += " AND (created_at, id) < (%s, %s)"
+        params += [before[0], before[1]]
+    rows = conn.execute(
+        f"SELECT {IMPORT_COLUMNS} FROM imports WHERE {where} ORDER BY created_at DESC, id DESC LIMIT %s",
+        (*params, limit),
+    ).fetchall()
+    return [dict(row) for row in rows]
+
+
+def set_status(
+    conn: Connection,
+    import_id: Any,
+    status: str,
+    *,
+    options: Mapping[str, Any] | None = None,
+    analysis: Mapping[str, Any] | None = None,
+    error: Mapping[str, Any] | None = None,
+) -> None:
+    """Move the import on (stamping when it was analyzed, started and finished)."""
+    conn.execute(
+        """
+        UPDATE imports SET
+            status = %s,
+            options = coalesce(%s, options),
+            analysis = coalesce(%s, analysis),
+            error = %s,
+            analyzed_at = CASE WHEN %s = 'analyzed' THEN now() ELSE analyzed_at END,
+            started_at = CASE WHEN %s = 'importing' THEN now() ELSE started_at END,
+            finished_at = CASE WHEN %s IN ('completed', 'failed') THEN now() ELSE finished_at END
+        WHERE id = %s
+        """,
+        (
+            status,
+            db.jsonb(dict(options)) if options is not None else None,
+            db.jsonb(dict(analysis)) if analysis is not None else None,
+            db.jsonb(dict(error)) if error is not None else None,
+            status,
+            status,
+            status,
+            import_id,
+        ),
+    )
 
 
 def get_import(conn: Connection, import_id: Any, *, lock: bool = False) -> dict[str, Any] | None:
@@ -130,3 +184,28 @@ def record_item(conn: Connection, import_id: Any, kind: str, source_id: str, tar
         "INSERT INTO import_items (import_id, kind, source_id, target_id) VALUES (%s, %s, %s, %s)",
         (import_id, kind, source_id, target_id),
     )
+
+
+def fail_abandoned(conn: Connection, *, older_than_minutes: int) -> int:
+    """End imports left analyzing or importing long after the worker's time limit (it stopped, or every delivery
+    of the message failed), and their apps still on the way, so the page stops waiting."""
+    rows = conn.execute(
+        """
+        UPDATE imports SET status = 'failed', finished_at = now(),
+            error = '{"code": "stopped", "message": "The import stopped before it finished. Start a new import."}'
+        WHERE status IN ('analyzing', 'importing')
+          AND coalesce(started_at, analyzed_at, created_at) < now() - make_interval(mins => %s)
+        RETURNING id
+        """,
+        (older_than_minutes,),
+    ).fetchall()
+    if rows:
+        conn.execute(
+            """
+            UPDATE import_apps SET status = 'failed', finished_at = now(),
+                errors = errors || '[{"message": "The import stopped before this app was finished."}]'
+            WHERE import_id = ANY(%s) AND status IN ('queued', 'importing')
+            """,
+            ([row["id"] for row in rows],),
+        )
+    return len(rows)

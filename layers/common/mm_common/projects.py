@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mm_common import plans
+from mm_common import db, plans
 from mm_common.db import Connection
 from mm_common.slugs import slugify, unique_slug
 
@@ -58,3 +58,18 @@ def insert_project(
     ).fetchone()
     assert row is not None
     return dict(row)
+
+
+def add_sealed_variables(conn: Connection, project_id: Any, sealed: dict[str, Any]) -> int:
+    """Add environment variables (already sealed for this project) to the project's; names it has keep their
+    value. Returns how many were added."""
+    row = conn.execute("SELECT environment_variables FROM projects WHERE id = %s FOR UPDATE", (project_id,)).fetchone()
+    assert row is not None
+    present = dict(row["environment_variables"] or {})
+    added = {name: value for name, value in sealed.items() if name not in present}
+    if added:
+        conn.execute(
+            "UPDATE projects SET environment_variables = %s WHERE id = %s",
+            (db.jsonb({**present, **added}), project_id),
+        )
+    return len(added)

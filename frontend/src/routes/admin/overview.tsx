@@ -105,6 +105,7 @@ const QUEUE_NAMES: Record<string, string> = {
   "gitea-mirror": "Git mirror queue",
   "project-cleanup": "Project clean-up queue",
   "preview-builds": "Preview build queue",
+  imports: "Import queue",
 };
 
 type Level = "fine" | "warning" | "trouble";

@@ -62,6 +62,7 @@ def _queue_urls() -> dict[str, str]:
         "gitea-mirror": settings.gitea_mirror_queue_url,
         "project-cleanup": settings.project_cleanup_queue_url,
         "preview-builds": settings.preview_builds_queue_url,
+        "imports": settings.imports_queue_url,
     }
     return {label: url for label, url in known.items() if url}
 

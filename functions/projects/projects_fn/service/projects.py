@@ -27,9 +27,7 @@ SLUG_TAKEN = "Another project of this organization uses this slug. Choose anothe
 DESIGNED_TEMPLATES = frozenset({"react-vite-ts-tailwind"})
 
 
-def env_context(project_id: Any, name: str) -> dict[str, str]:
-    """What binds a sealed value to its project and name (a value copied elsewhere does not open)."""
-    return {"projectId": str(project_id), "variable": name}
+env_context = crypto.variable_context
 
 
 def _existing(conn: Connection, project_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any]:

@@ -14,13 +14,25 @@ a job delivered again, or resumed after a crash, skips what is done and never du
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from mm_common import db, imports, messages, preview_builds, projects, prompts, snapshots, versions, working_copy
+from mm_common import (
+    crypto,
+    db,
+    imports,
+    messages,
+    preview_builds,
+    projects,
+    prompts,
+    snapshots,
+    versions,
+    working_copy,
+)
 from mm_common.importing.desktop_db import DesktopDatabase, DesktopMessage
 from mm_common.importing.git_history import HistoryCommit, ImportRepository
 
@@ -35,11 +47,13 @@ _TICK = timedelta(microseconds=1)
 
 @dataclass(frozen=True)
 class ImportOptions:
-    """The spec's dialog: what to bring over (models and environment variables are not imported here)."""
+    """The spec's dialog: what to bring over (custom models are only listed, never added to the catalog)."""
 
     chats: bool = True
     files: bool = True
     prompts: bool = True
+    # The .env files of the last commit as sealed project variables (never as files).
+    env_vars: bool = False
 
 
 def commit_source_id(app_id: int, sha: str) -> str:
@@ -92,6 +106,8 @@ def import_app(
             )
         )
         warnings += _skipped_warnings(history)
+        if options.env_vars and history:
+            counts["variables"] = _import_variables(project_id, history[-1], repository)
     if options.chats:
         counts.update(_import_chats(import_app_id, import_id, source_app_id, project_id, database, user_id))
     with db.transaction() as conn:
@@ -194,6 +210,39 @@ def _import_history(
             preview_builds.queue_build(conn, project_id, last_version_id)
     skipped = {item.path for commit in history for item in commit.skipped}
     return {"versions": len(history), "files": len(history[-1].files) if history else 0, "skippedFiles": len(skipped)}
+
+
+def _import_variables(project_id: Any, tip: HistoryCommit, repository: ImportRepository) -> int:
+    """``KEY=value`` lines of the last commit's .env files, sealed as the project's variables (a name set by an
+    earlier file, or already on the project, keeps its value; .env before .env.local and so on, by path)."""
+    found: dict[str, str] = {}
+    for path in sorted(tip.env_files, key=lambda p: (p.count("/"), p)):
+        text = repository.read_blob(tip.env_files[path].blob_id).decode("utf-8", errors="replace")
+        for name, value in parse_env(text).items():
+            found.setdefault(name, value)
+    sealed = {name: crypto.seal(value, crypto.variable_context(project_id, name)) for name, value in found.items()}
+    with db.transaction() as conn:
+        return projects.add_sealed_variables(conn, project_id, sealed)
+
+
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]{0,127})\s*=\s*(.*?)\s*$")
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """The variables of a dotenv file: ``NAME=value`` lines (``export`` allowed), quotes around a value removed,
+    comments and anything else skipped."""
+    variables: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _ENV_LINE.match(line)
+        if match is None or line.lstrip().startswith("#"):
+            continue
+        name, value = match[1], match[2]
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        variables[name] = value
+    return variables
 
 
 def _manifest(commit: HistoryCommit, hashed: dict[str, tuple[str, int]]) -> snapshots.Manifest:
