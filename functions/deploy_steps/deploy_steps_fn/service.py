@@ -407,7 +407,10 @@ def configure_env(step: Step) -> Outcome:
     context = step.context
     project, app = _names(step)
     sealed: Mapping[str, Any] = context["environment_variables"] or {}
-    env = {name: crypto.unseal(value, crypto.variable_context(context["project_id"], name)) for name, value in sealed.items()}
+    env = {
+        name: crypto.unseal(value, crypto.variable_context(context["project_id"], name))
+        for name, value in sealed.items()
+    }
     database_url = _database_url(context)
     if database_url is not None:
         env["DATABASE_URL"] = database_url
