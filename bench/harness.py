@@ -7,6 +7,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -132,3 +133,26 @@ def signed_in_token(user_id: object, email: str, role: str = "user") -> str:
         session_id=str(session["id"]),
     )
     return token
+
+
+def seed_owner(name: str = "Bench", *, tier: str = "enterprise") -> tuple[Any, str, Any]:
+    """A verified user owning a new organization (Enterprise: no plan limits by default): (user id, e-mail,
+    organization id)."""
+    from mm_common import db
+
+    email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@example.com"
+    with db.transaction() as conn:
+        user = conn.execute(
+            "INSERT INTO users (email, password_hash, email_verified) VALUES (%s, 'x', TRUE) RETURNING id", (email,)
+        ).fetchone()
+        assert user is not None
+        org = conn.execute(
+            "INSERT INTO organizations (name, slug, owner_id, subscription_tier) VALUES (%s, %s, %s, %s) RETURNING id",
+            (name, f"{name.lower()}-{uuid.uuid4().hex[:8]}", user["id"], tier),
+        ).fetchone()
+        assert org is not None
+        conn.execute(
+            "INSERT INTO organization_members (organization_id, user_id, role) VALUES (%s, %s, 'owner')",
+            (org["id"], user["id"]),
+        )
+    return user["id"], email, org["id"]

@@ -13,11 +13,10 @@ import argparse
 import hashlib
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from harness import in_process_stack
+from harness import in_process_stack, seed_owner
 
 TARGET_S = 60.0
 
@@ -45,20 +44,9 @@ def main() -> None:
         from mm_common.importing.git_history import ArchiveLimits, open_repository
         from mm_common.importing.importer import ImportOptions, import_app
 
+        user_id, _, org_id = seed_owner("Import")
         with db.transaction() as conn:
-            user = conn.execute(
-                "INSERT INTO users (email, password_hash, email_verified) VALUES (%s, 'x', TRUE) RETURNING id",
-                (f"import-{uuid.uuid4().hex[:8]}@example.com",),
-            ).fetchone()
-            assert user is not None
-            org = conn.execute(
-                "INSERT INTO organizations (name, slug, owner_id, subscription_tier)"
-                " VALUES ('Import', %s, %s, 'enterprise')"
-                " RETURNING id",
-                (f"import-{uuid.uuid4().hex[:8]}", user["id"]),
-            ).fetchone()
-            assert org is not None
-            the_import = imports.create_import(conn, organization_id=org["id"], created_by=user["id"], uploads=[])
+            the_import = imports.create_import(conn, organization_id=org_id, created_by=user_id, uploads=[])
             app = imports.add_app(
                 conn, the_import["id"], source_app_id=1, project_name="Big app", archive_name="big-app.zip"
             )
@@ -71,13 +59,13 @@ def main() -> None:
             history = repository.history()
             walked = time.perf_counter()
             counts = import_app(
-                app["id"], database=database, repository=repository, options=ImportOptions(), user_id=user["id"]
+                app["id"], database=database, repository=repository, options=ImportOptions(), user_id=user_id
             )
             imported = time.perf_counter()
             distinct = _distinct_contents(repository, history)
         with db.transaction() as conn:
             stored = conn.execute(
-                "SELECT count(*) AS n FROM snapshot_blobs WHERE organization_id = %s", (org["id"],)
+                "SELECT count(*) AS n FROM snapshot_blobs WHERE organization_id = %s", (org_id,)
             ).fetchone()
         assert stored is not None
 

@@ -19,13 +19,12 @@ import resource
 import shutil
 import statistics
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from harness import in_process_stack, signed_in_token
+from harness import in_process_stack, seed_owner, signed_in_token
 
 TEMPLATE = "react-vite-ts-tailwind"
 WARM_TARGET_S = 4.0
@@ -37,28 +36,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="warm edits and dependency changes measured")
     args = parser.parse_args()
     with in_process_stack(run_workers=True) as (stack, base):
-        from mm_common import db
-
-        with db.transaction() as conn:
-            email = f"preview-{uuid.uuid4().hex[:8]}@example.com"
-            user = conn.execute(
-                "INSERT INTO users (email, password_hash, email_verified) VALUES (%s, 'x', TRUE) RETURNING id", (email,)
-            ).fetchone()
-            assert user is not None
-            org = conn.execute(
-                "INSERT INTO organizations (name, slug, owner_id) VALUES ('Bench', %s, %s) RETURNING id",
-                (f"bench-{uuid.uuid4().hex[:8]}", user["id"]),
-            ).fetchone()
-            assert org is not None
-            conn.execute(
-                "INSERT INTO organization_members (organization_id, user_id, role) VALUES (%s, %s, 'owner')",
-                (org["id"], user["id"]),
-            )
-        headers = {"Authorization": f"Bearer {signed_in_token(user['id'], email)}"}
+        user_id, email, org_id = seed_owner("Preview")
+        headers = {"Authorization": f"Bearer {signed_in_token(user_id, email)}"}
         with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
             started = time.perf_counter()
             created = http.post(
-                "/api/projects", json={"organizationId": str(org["id"]), "name": "Bench", "template": TEMPLATE}
+                "/api/projects", json={"organizationId": str(org_id), "name": "Bench", "template": TEMPLATE}
             )
             created.raise_for_status()
             project = created.json()["project"]

@@ -18,6 +18,7 @@ from starlette.testclient import TestClient
 
 from devstack.aws import client as aws_client
 from devstack.stack import LocalStack, StackConfig
+from tests.support.identity import Account, make_organization, make_user
 
 TEST_DATABASE = "mm_test"
 
@@ -119,6 +120,18 @@ def db(database_url: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     """A direct connection for arranging and checking rows."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def owner(db: psycopg.Connection[Any]) -> Account:
+    """A verified user (a suite may define its own, e.g. with a name it shows)."""
+    return make_user(db)
+
+
+@pytest.fixture
+def org(db: psycopg.Connection[Any], owner: Account) -> Any:
+    """An organization of ``owner``'s (Enterprise: no plan limits)."""
+    return make_organization(db, owner)
 
 
 @pytest.fixture(scope="session")

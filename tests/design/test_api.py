@@ -20,16 +20,6 @@ from tests.support.identity import Account, add_member, make_organization, make_
 FINTECH = "a fintech landing page"
 
 
-@pytest.fixture
-def owner(db: psycopg.Connection[Any]) -> Account:
-    return make_user(db)
-
-
-@pytest.fixture
-def org(db: psycopg.Connection[Any], owner: Account) -> Any:
-    return make_organization(db, owner)
-
-
 def new_project(
     client: TestClient, owner: Account, org: Any, *, description: str | None = None, template: str = "blank"
 ) -> dict[str, Any]:

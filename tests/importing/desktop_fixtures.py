@@ -433,3 +433,26 @@ class DesktopDbBuilder:
             "enabled": int(enabled),
         }
         return self.insert("mcp_servers", values)
+
+
+def sample_desktop_database(path: Path, commits: Sequence[str]) -> Path:
+    """A desktop database with the app "Sample app" (folder sample-app) whose chat "Make it friendly" has a turn
+    approved from ``commits[0]`` to ``commits[1]``, another app with nothing uploaded for it, a prompt and a
+    custom model of a custom provider."""
+    with DesktopDbBuilder(path) as build:
+        app = build.add_app("Sample app", "sample-app")
+        chat = build.add_chat(app, "Make it friendly", initial_commit_hash=commits[0])
+        build.add_message(chat, "user", "say hello")
+        build.add_message(
+            chat,
+            "assistant",
+            "Hello.",
+            approval_state="approved",
+            source_commit_hash=commits[0],
+            commit_hash=commits[1],
+        )
+        build.add_app("Not uploaded", "elsewhere")
+        build.add_prompt("Landing page", "Make a landing page")
+        build.add_provider("my-llm", "My LLM", "https://llm.example.com/v1")
+        build.add_model("My model", "my-model", custom_provider_id="my-llm")
+    return path

@@ -21,20 +21,10 @@ from mm_common.importing.git_history import ArchiveLimits, ImportRepository, ope
 from mm_common.importing.importer import ImportOptions, import_app, import_prompts
 from tests.importing.desktop_fixtures import DesktopDbBuilder
 from tests.importing.git_fixtures import GitRepo, git_files, git_show, make_sample_app, zip_folder
-from tests.support.identity import Account, make_organization, make_user
+from tests.support.identity import Account
 
 LIMITS = ArchiveLimits(max_file_bytes=1024)
 WRITE_HELLO = '<dyad-write path="src/App.tsx" description="Say hello">export default function App() {}</dyad-write>'
-
-
-@pytest.fixture
-def owner(db: psycopg.Connection[Any]) -> Account:
-    return make_user(db)
-
-
-@pytest.fixture
-def org(db: psycopg.Connection[Any], owner: Account) -> Any:
-    return make_organization(db, owner)
 
 
 @pytest.fixture

@@ -17,20 +17,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from devstack.stack import LocalStack
-from tests.importing.desktop_fixtures import DesktopDbBuilder
+from tests.importing.desktop_fixtures import sample_desktop_database
 from tests.importing.git_fixtures import GitRepo, make_sample_app, zip_folder
 from tests.support.fake_providers import drain
 from tests.support.identity import Account, add_member, make_organization, make_user
-
-
-@pytest.fixture
-def owner(db: psycopg.Connection[Any]) -> Account:
-    return make_user(db)
-
-
-@pytest.fixture
-def org(db: psycopg.Connection[Any], owner: Account) -> Any:
-    return make_organization(db, owner)
 
 
 @pytest.fixture(autouse=True)
@@ -45,25 +35,7 @@ def sample(tmp_path: Path) -> GitRepo:
 
 @pytest.fixture
 def desktop_file(sample: GitRepo, tmp_path: Path) -> bytes:
-    path = tmp_path / "sqlite.db"
-    commits = sample.main_commits
-    with DesktopDbBuilder(path) as build:
-        app = build.add_app("Sample app", "sample-app")
-        chat = build.add_chat(app, "Make it friendly", initial_commit_hash=commits[0])
-        build.add_message(chat, "user", "say hello")
-        build.add_message(
-            chat,
-            "assistant",
-            "Hello.",
-            approval_state="approved",
-            source_commit_hash=commits[0],
-            commit_hash=commits[1],
-        )
-        build.add_app("Not uploaded", "elsewhere")
-        build.add_prompt("Landing page", "Make a landing page")
-        build.add_provider("my-llm", "My LLM", "https://llm.example.com/v1")
-        build.add_model("My model", "my-model", custom_provider_id="my-llm")
-    return path.read_bytes()
+    return sample_desktop_database(tmp_path / "sqlite.db", sample.main_commits).read_bytes()
 
 
 def run_worker(stack: LocalStack) -> None:

@@ -29,16 +29,6 @@ REACT = "react-vite-ts-tailwind"
 
 
 @pytest.fixture
-def owner(db: psycopg.Connection[Any]) -> Account:
-    return make_user(db)
-
-
-@pytest.fixture
-def org(db: psycopg.Connection[Any], owner: Account) -> Any:
-    return make_organization(db, owner)
-
-
-@pytest.fixture
 def edge(stack: LocalStack) -> TestClient:
     """The stack's one HTTP origin (what make dev serves): /api, the web app and the preview hosts."""
     return TestClient(stack.asgi_app())

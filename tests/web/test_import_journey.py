@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from devstack.stack import LocalStack
-from tests.importing.desktop_fixtures import DesktopDbBuilder
+from tests.importing.desktop_fixtures import sample_desktop_database
 from tests.importing.git_fixtures import make_sample_app, zip_folder
 from tests.support.fake_providers import drain
 from tests.support.identity import add_member, make_organization, make_user
@@ -37,23 +37,7 @@ def desktop_files(folder: Path) -> tuple[Path, Path]:
     """The desktop app's database (an app "Sample app" in folder sample-app, a chat linked to its commits, a
     prompt, a custom model) and the app's folder zipped with its .git."""
     sample = make_sample_app(folder / "sample-app")
-    database = folder / "sqlite.db"
-    commits = sample.main_commits
-    with DesktopDbBuilder(database) as build:
-        app = build.add_app("Sample app", "sample-app")
-        chat = build.add_chat(app, "Make it friendly", initial_commit_hash=commits[0])
-        build.add_message(chat, "user", "say hello")
-        build.add_message(
-            chat,
-            "assistant",
-            "Hello.",
-            approval_state="approved",
-            source_commit_hash=commits[0],
-            commit_hash=commits[1],
-        )
-        build.add_prompt("Landing page", "Make a landing page")
-        build.add_provider("my-llm", "My LLM", "https://llm.example.com/v1")
-        build.add_model("My model", "my-model", custom_provider_id="my-llm")
+    database = sample_desktop_database(folder / "sqlite.db", sample.main_commits)
     archive = zip_folder(sample.path, folder / "sample-app.zip", nested=True)
     return database, archive
 
