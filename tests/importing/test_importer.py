@@ -232,3 +232,24 @@ def test_prompts_come_over_once(
     assert import_prompts(row[0], database=desktop, user_id=owner.id) == 0
     listed = get(client, owner, "/api/prompts")["items"]
     assert sorted(p["title"] for p in listed) == ["Landing page", "Tests"]
+
+
+def test_without_its_files_an_app_still_starts_with_a_version_and_keeps_its_chats(
+    client: TestClient,
+    db: psycopg.Connection[Any],
+    stack: LocalStack,
+    owner: Account,
+    org: Any,
+    desktop: DesktopDatabase,
+) -> None:
+    app_id = start(db, owner, org)
+    counts = import_app(app_id, database=desktop, repository=None, options=ImportOptions(files=False), user_id=owner.id)
+    assert counts == {"chats": 2, "messages": 6}
+    row = db.execute("SELECT project_id FROM import_apps WHERE id = %s", (app_id,)).fetchone()
+    assert row is not None
+    (only,) = versions_of(client, owner, row[0])
+    assert only["message"] == "Imported without its files"
+    assert get(client, owner, f"/api/projects/{row[0]}/files")["items"] == []
+    # Turns whose commits were not imported keep their place in the chat, without version links.
+    chats = get(client, owner, f"/api/projects/{row[0]}/chats")["items"]
+    assert len(chats) == 2

@@ -108,8 +108,14 @@ def import_app(
         warnings += _skipped_warnings(history)
         if options.env_vars and history:
             counts["variables"] = _import_variables(project_id, history[-1], repository)
+    else:
+        _ensure_first_version(project_id, user_id)
     if options.chats:
-        counts.update(_import_chats(import_app_id, import_id, source_app_id, project_id, database, user_id))
+        chat_counts, chat_warnings = _import_chats(
+            import_app_id, import_id, source_app_id, project_id, database, user_id
+        )
+        counts.update(chat_counts)
+        warnings += chat_warnings
     with db.transaction() as conn:
         imports.app_progress(conn, import_app_id, status="completed", stage="done", counts=counts, warnings=warnings)
     return counts
@@ -212,6 +218,16 @@ def _import_history(
     return {"versions": len(history), "files": len(history[-1].files) if history else 0, "skippedFiles": len(skipped)}
 
 
+def _ensure_first_version(project_id: Any, user_id: Any) -> None:
+    """A project imported without its files still starts with a version (an empty one), as every project does."""
+    with db.transaction() as conn:
+        project = versions.lock_project(conn, project_id)
+        if project["current_version_id"] is None:
+            versions.create_version_from_manifest(
+                conn, project_id, {}, source="import", message="Imported without its files", created_by=user_id
+            )
+
+
 def _import_variables(project_id: Any, tip: HistoryCommit, repository: ImportRepository) -> int:
     """``KEY=value`` lines of the last commit's .env files, sealed as the project's variables (a name set by an
     earlier file, or already on the project, keeps its value; .env before .env.local and so on, by path)."""
@@ -284,7 +300,7 @@ def _chunks(items: list[HistoryCommit], size: int) -> Iterator[list[HistoryCommi
 
 def _import_chats(
     import_app_id: Any, import_id: Any, source_app_id: int, project_id: Any, database: DesktopDatabase, user_id: Any
-) -> dict[str, int]:
+) -> tuple[dict[str, int], list[str]]:
     with db.transaction() as conn:
         prefix = f"{source_app_id}:"
         commit_map = {
@@ -339,16 +355,16 @@ def _import_chats(
             (project_id,),
         ).fetchone()
         assert total is not None
-        if unresolved:
-            imports.app_progress(
-                conn,
-                import_app_id,
-                warnings=[
-                    f"{sum(unresolved.values())} message(s) name a commit that is not on the app's main branch;"
-                    " they are imported without their version links."
-                ],
-            )
-    return {"chats": int(total["chats"]), "messages": int(total["messages"])}
+    # Recorded with the app's completion (not here), so a job delivered again does not say it twice.
+    warnings = (
+        [
+            f"{sum(unresolved.values())} message(s) name a commit that is not on the app's main branch;"
+            " they are imported without their version links."
+        ]
+        if unresolved
+        else []
+    )
+    return {"chats": int(total["chats"]), "messages": int(total["messages"])}, warnings
 
 
 def _versions_of(message: DesktopMessage, commit_map: dict[str, Any], unresolved: Counter[str]) -> tuple[Any, Any]:
