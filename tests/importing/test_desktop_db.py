@@ -67,7 +67,14 @@ def populate(desktop: DesktopDbBuilder) -> Sample:
     footer = desktop.add_chat(todo, "Add a footer", initial_commit_hash=H1, created_at=MARCH_2)
     desktop.add_message(footer, "user", "Add a footer", source_commit_hash=H1, created_at=MARCH_2)
     desktop.add_message(
-        footer, "assistant", "Footer added.", source_commit_hash=H1, commit_hash=H2, approval_state="rejected"
+        footer,
+        "assistant",
+        "Footer added.",
+        source_commit_hash=H1,
+        commit_hash=H2,
+        approval_state="rejected",
+        # Every time given: a default of "now" differs between two databases made a second apart.
+        created_at=MARCH_2,
     )
     return Sample(todo=todo, blog=blog, blue_chat=blue, footer_chat=footer)
 

@@ -253,3 +253,37 @@ def test_without_its_files_an_app_still_starts_with_a_version_and_keeps_its_chat
     # Turns whose commits were not imported keep their place in the chat, without version links.
     chats = get(client, owner, f"/api/projects/{row[0]}/chats")["items"]
     assert len(chats) == 2
+
+
+def test_an_apps_custom_theme_becomes_its_design_system(
+    client: TestClient,
+    db: psycopg.Connection[Any],
+    stack: LocalStack,
+    owner: Account,
+    org: Any,
+    sample: GitRepo,
+    repository: ImportRepository,
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "themed.db"
+    with DesktopDbBuilder(path) as build:
+        theme = build.add_theme("Calm bakery", "A warm, calm bakery look: cream backgrounds, soft rounded cards")
+        build.add_app("Sample app", "sample-app", theme_id=str(theme))
+    app_id = start(db, owner, org)
+    with DesktopDatabase.open(path) as themed:
+        counts = import_app(app_id, database=themed, repository=repository, options=ImportOptions(), user_id=owner.id)
+        db.execute("UPDATE import_apps SET status = 'importing' WHERE id = %s", (app_id,))
+        assert (
+            import_app(app_id, database=themed, repository=repository, options=ImportOptions(), user_id=owner.id)
+            == counts
+        )
+    assert counts["designSystems"] == 1
+    row = db.execute("SELECT project_id FROM import_apps WHERE id = %s", (app_id,)).fetchone()
+    assert row is not None
+    history = versions_of(client, owner, row[0])
+    assert len(history) == len(sample.main_commits) + 1
+    assert history[-1]["message"] == "Design system from the desktop app's theme \u201cCalm bakery\u201d"
+    design = client.get(f"/api/projects/{row[0]}/design-system", headers=owner.headers)
+    assert design.status_code == 200, design.text
+    paths = {f["path"] for f in get(client, owner, f"/api/projects/{row[0]}/files")["items"]}
+    assert "design-system/MASTER.md" in paths and "src/App.tsx" in paths, paths

@@ -24,6 +24,7 @@ from typing import Any
 from mm_common import (
     crypto,
     db,
+    design_systems,
     imports,
     messages,
     preview_builds,
@@ -108,6 +109,8 @@ def import_app(
         warnings += _skipped_warnings(history)
         if options.env_vars and history:
             counts["variables"] = _import_variables(project_id, history[-1], repository)
+        if history and _import_theme(import_id, source_app_id, project_id, organization_id, database, user_id):
+            counts["designSystems"] = 1
     else:
         _ensure_first_version(project_id, user_id)
     if options.chats:
@@ -201,21 +204,61 @@ def _import_history(
         with db.transaction() as conn:
             if last_version_id is None:  # every commit was recorded by an earlier delivery
                 last_version_id = done[commit_source_id(source_app_id, history[-1].sha)]
-                last_manifest = snapshots.get_manifest(
-                    versions.get_version(conn, project_id, last_version_id)["manifest_key"]
-                )
-            # The last commit's contents are at hand in the repository: no need to read them back from S3.
-            contents = {
-                hashed[e.blob_id][0]: repository.read_blob(e.blob_id)
-                for e in history[-1].files.values()
-                if e.blob_id in hashed
-            }
-            working_copy.match_manifest(conn, organization_id, project_id, last_manifest, contents)
-            # The earlier versions were recorded quietly: the mirror catches up on all of them from this one.
-            versions.enqueue_mirror(project_id, last_version_id)
-            preview_builds.queue_build(conn, project_id, last_version_id)
+            # Once a later version exists (the theme's design system), the working copy is past the history.
+            if versions.lock_project(conn, project_id)["current_version_id"] == last_version_id:
+                if not last_manifest:
+                    last_manifest = snapshots.get_manifest(
+                        versions.get_version(conn, project_id, last_version_id)["manifest_key"]
+                    )
+                # The last commit's contents are at hand in the repository: no need to read them back from S3.
+                contents = {
+                    hashed[e.blob_id][0]: repository.read_blob(e.blob_id)
+                    for e in history[-1].files.values()
+                    if e.blob_id in hashed
+                }
+                working_copy.match_manifest(conn, organization_id, project_id, last_manifest, contents)
+                # The earlier versions were recorded quietly: the mirror catches up on all of them from this one.
+                versions.enqueue_mirror(project_id, last_version_id)
+                preview_builds.queue_build(conn, project_id, last_version_id)
     skipped = {item.path for commit in history for item in commit.skipped}
     return {"versions": len(history), "files": len(history[-1].files) if history else 0, "skippedFiles": len(skipped)}
+
+
+def _import_theme(
+    import_id: Any, source_app_id: int, project_id: Any, organization_id: Any, database: DesktopDatabase, user_id: Any
+) -> bool:
+    """The app's custom theme (a style prompt in the desktop app) as the project's design system, generated
+    from that prompt and recorded as a version after the history; whether the project has it."""
+    app = next((a for a in database.apps() if a.id == source_app_id), None)
+    theme = next((t for t in database.themes() if app is not None and str(t.id) == app.theme_id), None)
+    if theme is None:
+        return False
+    key = f"{source_app_id}:{theme.id}"
+    with db.transaction() as conn:
+        if imports.items(conn, import_id, "theme", [key]):
+            return True
+        project_name = conn.execute("SELECT name FROM projects WHERE id = %s", (project_id,)).fetchone()
+    assert project_name is not None
+    # Generated outside the transaction: the engine takes a moment, and a failure leaves the project as it is.
+    document = design_systems.try_generate(theme.prompt, project_name["name"])
+    if document is None:
+        return False
+    with db.transaction() as conn:
+        if conn.execute("SELECT 1 FROM design_systems WHERE project_id = %s", (project_id,)).fetchone():
+            return False  # the history brought none, but a design system exists: leave it
+        revision = design_systems.adopt_for_new_project(
+            conn, organization_id=organization_id, project_id=project_id, document=document, user_id=user_id
+        )
+        version = versions.create_version(
+            conn,
+            project_id,
+            source="import",
+            message=f"Design system from the desktop app's theme \u201c{theme.name}\u201d",
+            created_by=user_id,
+        )
+        design_systems.record_version(conn, revision["id"], version["id"])
+        imports.record_item(conn, import_id, "theme", key, revision["id"])
+    return True
 
 
 def _ensure_first_version(project_id: Any, user_id: Any) -> None:

@@ -48,13 +48,15 @@ CREATE TABLE import_apps (
 
 CREATE INDEX idx_import_apps_project ON import_apps (project_id);
 
--- What each imported item became (a commit → a version, a chat, a message, a prompt): the map that
--- resolves the desktop app's commit hashes in messages to our versions, and what makes a redelivered
--- import job skip what is already done instead of duplicating it.
+-- What each imported item became (a commit → a version, a chat, a message, a prompt, an app's custom theme
+-- → its project's design system revision): the map that resolves the desktop app's commit hashes in
+-- messages to our versions, and what makes a redelivered import job skip what is already done instead
+-- of duplicating it.
 CREATE TABLE import_items (
     import_id UUID NOT NULL REFERENCES imports (id) ON DELETE CASCADE,
-    kind      VARCHAR(20) NOT NULL CONSTRAINT import_items_kind_known CHECK (kind IN ('commit', 'chat', 'message', 'prompt')),
-    -- The desktop app's id (an integer as text) or, for a commit, "<app id>:<sha>".
+    kind      VARCHAR(20) NOT NULL CONSTRAINT import_items_kind_known
+              CHECK (kind IN ('commit', 'chat', 'message', 'prompt', 'theme')),
+    -- The desktop app's id (an integer as text) or, for a commit or a theme, "<app id>:<sha or theme id>".
     source_id TEXT NOT NULL,
     target_id UUID NOT NULL,
     PRIMARY KEY (import_id, kind, source_id)
