@@ -25,7 +25,8 @@ SPA_CSP_DIRECTIVES = {
     "script-src 'self'",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data: blob:",
-    "connect-src 'self'",
+    # Import files go straight to S3 (the local stack's /_s3 path; S3's regional endpoint in AWS).
+    "connect-src 'self' http://127.0.0.1:8000/_s3",
     "worker-src 'self' blob:",
     "object-src 'none'",
     "base-uri 'self'",
