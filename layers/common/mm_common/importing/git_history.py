@@ -581,8 +581,12 @@ _GIT_EXCLUDED = frozenset({"objects/info/alternates", "objects/info/http-alterna
 
 
 def _safe_parts(name: str) -> tuple[str, ...]:
-    """The path components of a zip entry, or ArchiveError if extracting it anywhere could escape."""
-    if name.startswith("/") or "\\" in name or _DRIVE_LETTER.match(name) or "\0" in name:
+    """The path components of a zip entry, or ArchiveError if extracting it anywhere could escape.
+
+    Windows' own zip tool (PowerShell 5.1's Compress-Archive) separates folders with backslashes: they are
+    read as separators, before any check, so "..\\x" is refused like "../x"."""
+    name = name.replace("\\", "/")
+    if name.startswith("/") or _DRIVE_LETTER.match(name) or "\0" in name:
         raise ArchiveError(f"The archive has an unsafe path: {name[:200]}")
     parts = tuple(part for part in name.split("/") if part not in ("", "."))
     if ".." in parts:
@@ -595,7 +599,7 @@ def _git_root(entries: list[tuple[zipfile.ZipInfo, tuple[str, ...]]]) -> tuple[s
     roots: set[tuple[str, ...]] = set()
     for info, parts in entries:
         # A directory entry "app/.git/" or any file below it marks the repository.
-        inside = parts[:-1] if not info.is_dir() else parts
+        inside = parts[:-1] if not _is_dir(info) else parts
         if inside[:1] == (".git",):
             roots.add(())
         elif len(inside) >= 2 and inside[1] == ".git" and inside[0] != "__MACOSX":
@@ -615,6 +619,10 @@ def _wanted(rel: tuple[str, ...]) -> bool:
     if len(rel) == 1 and rel[0] in _GIT_FILES:
         return True
     return rel[0] in _GIT_DIRS and "/".join(rel) not in _GIT_EXCLUDED
+
+
+def _is_dir(info: zipfile.ZipInfo) -> bool:
+    return info.filename.endswith(("/", "\\"))
 
 
 def _is_symlink(info: zipfile.ZipInfo) -> bool:
@@ -676,7 +684,7 @@ def _extract_zip(archive: Path, git_dir: Path, limits: ArchiveLimits) -> None:
             written = 0
             for info, rel in selected:
                 target = git_dir.joinpath(*rel)
-                if info.is_dir():
+                if _is_dir(info):
                     target.mkdir(parents=True, exist_ok=True)
                     continue
                 target.parent.mkdir(parents=True, exist_ok=True)

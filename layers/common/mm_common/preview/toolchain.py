@@ -9,10 +9,17 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["MINIMUM_NODE_VERSION", "NodeToolchain", "ToolchainError"]
+__all__ = ["SUPPORTED_NODE", "NodeToolchain", "ToolchainError", "node_supported"]
 
-# Vite 8 refuses to run on older Node releases (its engines field: ^20.19.0 || >=22.12.0).
-MINIMUM_NODE_VERSION = (20, 19, 0)
+# Vite 8's engines field: it refuses other Node releases (21.x and 22.0 to 22.11 included).
+SUPPORTED_NODE = "^20.19.0 || >=22.12.0"
+
+
+def node_supported(version: tuple[int, int, int]) -> bool:
+    """Whether Vite 8 runs on this Node version (``SUPPORTED_NODE``)."""
+    return (version[0] == 20 and version >= (20, 19, 0)) or version >= (22, 12, 0)
+
+
 _VERSION_PROBE_TIMEOUT_S = 15.0
 
 
@@ -69,9 +76,10 @@ class NodeToolchain:
         if match is None:
             raise ToolchainError(f"unexpected answer from {node}: {probe.stdout.strip()!r}")
         version = (int(match[1]), int(match[2]), int(match[3]))
-        if version < MINIMUM_NODE_VERSION:
-            wanted = ".".join(str(part) for part in MINIMUM_NODE_VERSION)
-            raise ToolchainError(f"Node {fields[0]} at {node} is too old: preview builds need Node >= {wanted}")
+        if not node_supported(version):
+            raise ToolchainError(
+                f"Node {fields[0]} at {node} cannot run Vite 8: preview builds need Node {SUPPORTED_NODE}"
+            )
         return cls(node=node, npm=npm, version=version, platform=fields[1], arch=fields[2])
 
 
