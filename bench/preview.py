@@ -56,11 +56,10 @@ def main() -> None:
                 warm.append(wait_ready(http, project, version, started))
 
             dependency: list[tuple[float, dict[str, Any]]] = []
-            for run, package in enumerate(["clsx", "ms", "dequal"][: args.runs]):
+            for package in ["clsx", "ms", "dequal"][: args.runs]:
                 started = time.perf_counter()
                 version = new_version(http, project, {"package.json": with_dependency(http, project, package)})
                 dependency.append(wait_ready(http, project, version, started))
-                del run
 
             # A worker that starts afresh (a new Lambda environment): its warm trees are gone, S3 has the archive.
             shutil.rmtree(Path(stack.function_environment["PREVIEW_WORK_DIR"]) / "deps", ignore_errors=True)

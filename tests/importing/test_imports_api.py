@@ -21,6 +21,7 @@ from tests.importing.desktop_fixtures import sample_desktop_database
 from tests.importing.git_fixtures import GitRepo, make_sample_app, zip_folder
 from tests.support.fake_providers import drain
 from tests.support.identity import Account, add_member, make_organization, make_user
+from tests.support.workers import run_until_empty
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +40,7 @@ def desktop_file(sample: GitRepo, tmp_path: Path) -> bytes:
 
 
 def run_worker(stack: LocalStack) -> None:
-    (poller,) = stack.pollers["ImportWorkerFunction"]
-    while poller.poll_once():
-        pass
+    run_until_empty(stack, "ImportWorkerFunction")
 
 
 def upload(client: TestClient, slot: dict[str, Any], data: bytes) -> None:

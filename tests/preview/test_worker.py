@@ -22,6 +22,7 @@ from mm_common import preview_builds
 from tests.projects.support import create_project, put
 from tests.support.fake_providers import drain
 from tests.support.identity import Account, add_member, make_organization, make_user
+from tests.support.workers import run_until_empty
 
 pytestmark = pytest.mark.slow
 
@@ -42,11 +43,7 @@ def _no_earlier_builds(stack: LocalStack) -> None:
 
 def run_builds(stack: LocalStack) -> int:
     """Let the worker take every queued build message (one per invocation, as in AWS); how many it took."""
-    (poller,) = stack.pollers["PreviewBuildFunction"]
-    taken = 0
-    while poller.poll_once():
-        taken += 1
-    return taken
+    return run_until_empty(stack, "PreviewBuildFunction")
 
 
 def preview(client: TestClient, user: Account, project: dict[str, Any], version_id: str) -> dict[str, Any]:
@@ -229,9 +226,7 @@ def test_deleting_a_project_removes_its_preview_sites(
     url = preview(client, owner, project, project["currentVersionId"])["build"]["url"]
     assert served(edge, url).status_code == 200
     assert client.delete(f"/api/projects/{project['id']}", headers=owner.headers).status_code == 204
-    (cleanup,) = stack.pollers["ProjectCleanupFunction"]
-    while cleanup.poll_once():
-        pass
+    run_until_empty(stack, "ProjectCleanupFunction")
     assert served(edge, url).status_code == 404
 
 

@@ -19,6 +19,7 @@ from tests.importing.desktop_fixtures import sample_desktop_database
 from tests.importing.git_fixtures import make_sample_app, zip_folder
 from tests.support.fake_providers import drain
 from tests.support.identity import add_member, make_organization, make_user
+from tests.support.workers import run_until_empty
 from tests.web.test_journeys import assert_accessible, screenshot, sign_in
 
 
@@ -28,9 +29,7 @@ def _no_earlier_messages(stack: LocalStack) -> None:
 
 
 def run_worker(stack: LocalStack) -> None:
-    (poller,) = stack.pollers["ImportWorkerFunction"]
-    while poller.poll_once():
-        pass
+    run_until_empty(stack, "ImportWorkerFunction")
 
 
 def desktop_files(folder: Path) -> tuple[Path, Path]:

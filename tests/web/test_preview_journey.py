@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect
 from devstack.stack import LocalStack
 from tests.support.fake_providers import DEFAULT_API_KEY, FakeProviders, drain
 from tests.support.identity import Account, add_member, make_organization, make_user
+from tests.support.workers import run_until_empty
 from tests.web.test_journeys import assert_accessible, fake, local_model, run_worker, screenshot, sign_in
 
 __all__ = ["fake", "local_model"]  # fixtures, used by name
@@ -71,9 +72,7 @@ def _no_earlier_builds(stack: LocalStack) -> None:
 
 def run_builds(stack: LocalStack) -> None:
     """The preview worker takes every queued build (one per invocation, as in AWS)."""
-    (poller,) = stack.pollers["PreviewBuildFunction"]
-    while poller.poll_once():
-        pass
+    run_until_empty(stack, "PreviewBuildFunction")
 
 
 def use_own_key(web: str, owner: Account, model: uuid.UUID) -> None:

@@ -27,9 +27,6 @@ SLUG_TAKEN = "Another project of this organization uses this slug. Choose anothe
 DESIGNED_TEMPLATES = frozenset({"react-vite-ts-tailwind"})
 
 
-env_context = crypto.variable_context
-
-
 def _existing(conn: Connection, project_id: uuid.UUID, *, lock: bool = False) -> dict[str, Any]:
     row: dict[str, Any] | None = queries.load_project(conn, project_id, lock=lock)
     if row is None:
@@ -152,7 +149,7 @@ def update_project(conn: Connection, caller: Caller, project_id: uuid.UUID, body
             if value is None:
                 sealed.pop(name, None)
             else:
-                sealed[name] = crypto.seal(value, env_context(project_id, name))
+                sealed[name] = crypto.seal(value, crypto.variable_context(project_id, name))
         if len(sealed) > MAX_ENV_VARIABLES:
             message = f"A project may have at most {MAX_ENV_VARIABLES} environment variables."
             raise Unprocessable(message, details=[{"field": "environmentVariables", "message": message}])
@@ -221,7 +218,7 @@ def reveal_variable(conn: Connection, caller: Caller, project_id: uuid.UUID, nam
     sealed = (_existing(conn, project_id)["environment_variables"] or {}).get(name)
     if sealed is None:
         raise NotFound("This project has no environment variable of that name.")
-    value = crypto.unseal(sealed, env_context(project_id, name))
+    value = crypto.unseal(sealed, crypto.variable_context(project_id, name))
     audit.log(
         conn,
         caller,

@@ -692,7 +692,7 @@ def _extract_zip(archive: Path, git_dir: Path, limits: ArchiveLimits) -> None:
     except ArchiveError:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError, ValueError) as exc:
-        # RuntimeError: encrypted entries; NotImplementedError (a RuntimeError): unknown compression.
+        # RuntimeError covers encrypted entries and compression methods zipfile cannot read.
         raise ArchiveError("The zip file is damaged or uses an unsupported format") from exc
     except Exception as exc:  # zlib/lzma/bz2 errors on corrupt data have no common base
         raise ArchiveError("The zip file is damaged or uses an unsupported format") from exc
